@@ -1,0 +1,65 @@
+import { join } from 'node:path'
+import autoload from '@fastify/autoload'
+import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { Config } from './config.ts'
+import { createErrorHandler, notFoundPage } from './lib/error-handler.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+  }
+}
+
+export interface AppOptions {
+  config: Config
+}
+
+const here = import.meta.dirname
+
+/**
+ * Options for the Fastify factory, shared by server.ts and the tests so both validate and
+ * parse exactly alike.
+ */
+export function serverOptions (config: Config): FastifyServerOptions {
+  return {
+    // A hop count is valid at runtime (proxy-addr) though Fastify's types list only string | boolean.
+    trustProxy: config.trustProxy as boolean | string,
+    bodyLimit: 1024 * 1024,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    requestTimeout: 30_000,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
+    ajv: {
+      customOptions: {
+        // Unknown fields are rejected (400), not silently dropped: every object schema says
+        // additionalProperties: false. See docs/decisions/0004-unknown-fields-are-rejected.md.
+        removeAdditional: false,
+        coerceTypes: 'array',
+        allErrors: false
+      }
+    }
+  }
+}
+
+/** The whole app as a plugin: external plugins, then ours, then the routes. */
+export default async function app (fastify: FastifyInstance, opts: AppOptions) {
+  fastify.decorate('config', opts.config)
+
+  // 1. Ecosystem plugins (thin wrappers configured from fastify.config).
+  await fastify.register(autoload, { dir: join(here, 'plugins/external'), options: {} })
+  // 2. Our plugins: database, hashing, repositories, auth, CSRF, flash.
+  await fastify.register(autoload, { dir: join(here, 'plugins/app'), options: {} })
+
+  // 3. Errors: one handler for pages (the API scope sets its own JSON one).
+  fastify.setErrorHandler(createErrorHandler({ json: 'negotiate' }))
+  fastify.setNotFoundHandler(notFoundPage)
+
+  // 4. Routes: one folder per URL segment; a folder's autohooks.ts guards its subtree.
+  await fastify.register(autoload, {
+    dir: join(here, 'routes'),
+    autoHooks: true,
+    cascadeHooks: true,
+    options: {}
+  })
+}

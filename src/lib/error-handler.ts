@@ -1,0 +1,95 @@
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { Prisma } from '../generated/prisma/client.ts'
+import { isExposable } from './errors.ts'
+
+const GENERIC_5XX = 'Something went wrong on our side. Please try again in a moment.'
+const PAGE_TEMPLATES = new Set([403, 404, 429])
+
+type AppError = Partial<FastifyError> & { expose?: boolean, retryAfterSeconds?: number }
+
+/** The HTTP status an error stands for. Anything unknown is a 500. */
+export function statusFor (err: AppError): number {
+  const code = err.code ?? ''
+  // Every token problem is "not signed in", whichever library layer noticed it.
+  if (code.startsWith('FST_JWT_') || code.startsWith('FAST_JWT_')) return 401
+  if (err.name === 'EtaFileResolutionError') return 404
+  if (err instanceof Prisma.PrismaClientKnownRequestError) {
+    if (err.code === 'P2002') return 409
+    if (err.code === 'P2025') return 404
+  }
+  if (err instanceof Prisma.PrismaClientInitializationError) return 503
+  const status = err.statusCode ?? 500
+  return status >= 400 && status < 600 ? status : 500
+}
+
+/** The message users may see: ours and Fastify's 4xx texts; a generic one for everything else. */
+function publicMessage (err: AppError, status: number): string {
+  if (status >= 500) return status === 503 ? 'The service is temporarily unavailable. Please try again shortly.' : GENERIC_5XX
+  if (status === 409) return err.code?.startsWith('APP_') ? err.message ?? '' : 'That conflicts with existing data.'
+  if (err.expose === true || isExposable(err) || err.code?.startsWith('FST_CSRF_')) return err.message ?? STATUS_CODES[status] ?? 'Error'
+  if (status === 401) return 'Please sign in to continue.'
+  return STATUS_CODES[status] ?? 'Error'
+}
+
+/** JSON for `/api`, and for page requests whose client asks for JSON rather than HTML. */
+export function wantsJson (request: FastifyRequest): boolean {
+  const accept = request.headers.accept ?? ''
+  return accept.includes('application/json') && !accept.includes('text/html')
+}
+
+export function errorBody (status: number, message: string) {
+  return { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message }
+}
+
+function logError (request: FastifyRequest, err: AppError, status: number): void {
+  const context = { err, method: request.method, url: request.url, params: request.params, statusCode: status }
+  if (status >= 500) request.log.error(context, 'request failed')
+  else request.log.info({ ...context, err: { code: err.code, message: err.message } }, 'request rejected')
+}
+
+/** Renders an error page from the layout; a template failure falls back to plain HTML, never to the default handler. */
+export async function renderErrorPage (request: FastifyRequest, reply: FastifyReply, status: number, message: string) {
+  const template = PAGE_TEMPLATES.has(status) ? String(status) : status >= 500 ? '500' : '400'
+  reply.code(status)
+  try {
+    const html = await reply.viewAsync(`errors/${template}`, {
+      title: `${status} ${STATUS_CODES[status] ?? 'Error'}`,
+      status,
+      message,
+      currentUser: request.user,
+      csrfToken: request.user === null ? '' : reply.csrfToken()
+    })
+    return reply.type('text/html; charset=utf-8').send(html)
+  } catch (renderErr) {
+    request.log.error({ err: renderErr }, 'error page failed to render')
+    return reply.type('text/html; charset=utf-8')
+      .send(`<!doctype html><html lang="en"><title>${status}</title><h1>${status}</h1><p>${STATUS_CODES[status] ?? 'Error'}</p></html>`)
+  }
+}
+
+/**
+ * The error handler for a scope. `json: 'always'` for the API; `'negotiate'` for pages, which
+ * answer JSON only to clients that ask for it. Sign-in problems on pages become a redirect.
+ */
+export function createErrorHandler (mode: { json: 'always' | 'negotiate' }) {
+  return async function errorHandler (err: AppError, request: FastifyRequest, reply: FastifyReply) {
+    const status = statusFor(err)
+    logError(request, err, status)
+    const message = publicMessage(err, status)
+    if (status === 429 && err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds))
+    if (mode.json === 'always' || wantsJson(request)) {
+      return reply.code(status).type('application/json; charset=utf-8').send(errorBody(status, message))
+    }
+    if (status === 401) {
+      return reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303)
+    }
+    return renderErrorPage(request, reply, status, message)
+  }
+}
+
+export async function notFoundPage (request: FastifyRequest, reply: FastifyReply) {
+  const message = 'We could not find that page.'
+  if (wantsJson(request)) return reply.code(404).send(errorBody(404, message))
+  return renderErrorPage(request, reply, 404, message)
+}

@@ -1,0 +1,23 @@
+const BASE = 'http://same-origin.invalid'
+
+/**
+ * The `next` a sign-in may redirect to: a path on this site, or null. Rejects absolute and
+ * protocol-relative URLs (`//evil`, `/\evil`), backslashes and control characters, so the
+ * `Location` header is always a same-origin path starting with a single `/`.
+ */
+export function safeNextPath (next: unknown): string | null {
+  if (typeof next !== 'string' || next.length === 0 || next.length > 2048) return null
+  if (!next.startsWith('/') || next.startsWith('//')) return null
+  // Backslashes are read as slashes by browsers; control characters could split headers.
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  if (/[\\\u0000-\u001f\u007f]/.test(next)) return null
+  let url: URL
+  try {
+    url = new URL(next, BASE)
+  } catch {
+    return null
+  }
+  if (url.origin !== BASE) return null
+  const path = url.pathname + url.search + url.hash
+  return path.startsWith('//') ? null : path
+}

@@ -1,0 +1,141 @@
+import fp from 'fastify-plugin'
+import type { CookieSerializeOptions } from '@fastify/cookie'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { User } from '../../generated/prisma/client.ts'
+import { ForbiddenError, UnauthorizedError } from '../../lib/errors.ts'
+import type { Role } from '../../schemas/users.ts'
+
+/** Who is signed in, as every handler and template sees it. The role comes from the database. */
+export interface CurrentUser {
+  id: number
+  uid: string
+  name: string
+  role: Role
+  sessionId: string
+}
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: { sub: string, jti: string }
+    user: CurrentUser | null
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    auth: ReturnType<typeof createAuth>
+    /** Hook for page scopes: signed-out visitors are sent to /login?next=<this page>. */
+    requireUser: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+    /** Hook for Admin-only routes: 401/redirect when signed out, 403 for other roles. */
+    requireAdmin: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+  }
+}
+
+export interface SignInMeta {
+  userAgent: string
+  ip: string
+}
+
+// Refresh `lastSeenAt` at most this often per session: a write on every request would cost more than it tells.
+const TOUCH_INTERVAL_MS = 60_000
+
+export function createAuth (fastify: FastifyInstance) {
+  const { config, usersRepository, sessionsRepository, passwordHasher } = fastify
+  const cookieOptions: CookieSerializeOptions = {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: config.cookie.secure
+  }
+
+  return {
+    cookieName: config.cookie.name,
+
+    /**
+     * The user for a sign-in attempt, or null. Unknown users cost the same hashing work as
+     * known ones, so response times do not reveal which user ids exist.
+     */
+    async verifyCredentials (uid: string, password: string): Promise<User | null> {
+      const user = await usersRepository.findByUid(uid)
+      if (user === null) {
+        await passwordHasher.verifyDummy(password)
+        return null
+      }
+      return await passwordHasher.verify(user.passwordHash, password) ? user : null
+    },
+
+    /** Starts a session: a Session row, a signed token naming it, and the cookie carrying the token. */
+    async signIn (reply: FastifyReply, user: User, meta: SignInMeta): Promise<void> {
+      const session = await sessionsRepository.create({ userId: user.id, ttlSeconds: config.jwt.ttlSeconds, ...meta })
+      const token = fastify.jwt.sign({ sub: String(user.id), jti: session.id })
+      reply.setCookie(config.cookie.name, token, { ...cookieOptions, maxAge: config.jwt.ttlSeconds })
+    },
+
+    /** Ends the caller's session (revokes its row) and expires the cookie. */
+    async signOut (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+      if (request.user !== null) await sessionsRepository.revoke(request.user.sessionId)
+      reply.clearCookie(config.cookie.name, cookieOptions)
+    },
+
+    clearCookie (reply: FastifyReply): void {
+      reply.clearCookie(config.cookie.name, cookieOptions)
+    },
+
+    /**
+     * The signed-in user for a token, or null for any problem: bad signature or algorithm,
+     * wrong issuer or audience, missing claims, expired, revoked or unknown session, deleted user.
+     */
+    async authenticate (token: string): Promise<CurrentUser | null> {
+      let payload: { sub?: unknown, jti?: unknown }
+      try {
+        payload = fastify.jwt.verify<{ sub?: unknown, jti?: unknown }>(token)
+      } catch {
+        return null
+      }
+      if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string' || payload.jti.length > 64) return null
+      const session = await sessionsRepository.findActive(payload.jti)
+      if (session === null || String(session.userId) !== payload.sub) return null
+      if (Date.now() - session.lastSeenAt.getTime() > TOUCH_INTERVAL_MS) {
+        await sessionsRepository.touch(session.id)
+      }
+      const { user } = session
+      return { id: user.id, uid: user.uid, name: user.name, role: user.role, sessionId: session.id }
+    }
+  }
+}
+
+export default fp(async function auth (fastify) {
+  const auth = createAuth(fastify)
+  fastify.decorate('auth', auth)
+
+  // "Silent" authentication for every request: a valid cookie sets request.user; anything
+  // wrong with it clears the cookie and leaves the visitor signed out. Guards decide the rest.
+  fastify.addHook('onRequest', async function authenticate (request, reply) {
+    const token = request.cookies[auth.cookieName]
+    if (token === undefined || token === '') return
+    const user = await auth.authenticate(token)
+    if (user === null) {
+      auth.clearCookie(reply)
+      return
+    }
+    request.user = user
+    reply.locals = { ...reply.locals, currentUser: user }
+  })
+
+  // Pages and data for a signed-in user must not be kept by browsers or shared caches
+  // (and the back button after sign-out must not show them).
+  fastify.addHook('onSend', async function noStoreForSignedIn (request, reply) {
+    if (request.user !== null) reply.header('cache-control', 'no-store')
+  })
+
+  fastify.decorate('requireUser', async function requireUser (request: FastifyRequest, reply: FastifyReply) {
+    if (request.user !== null) return
+    const next = encodeURIComponent(request.url)
+    return reply.redirect(`/login?next=${next}`, 303)
+  })
+
+  fastify.decorate('requireAdmin', async function requireAdmin (request: FastifyRequest, _reply: FastifyReply) {
+    if (request.user === null) throw new UnauthorizedError()
+    if (request.user.role !== 'Admin') throw new ForbiddenError()
+  })
+}, { name: 'auth', dependencies: ['users-repository', 'sessions-repository', 'password-hasher'] })

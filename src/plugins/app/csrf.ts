@@ -1,0 +1,55 @@
+import fp from 'fastify-plugin'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { csrfUserInfo } from '../external/csrf-protection.ts'
+import { CrossSiteRequestError } from '../../lib/errors.ts'
+
+declare module 'fastify' {
+  interface FastifyReply {
+    /** A CSRF token for forms on this page, bound to the visitor's session. */
+    csrfToken: () => string
+  }
+  interface FastifyContextConfig {
+    /** false: this route does not use CSRF form tokens (the JSON API relies on its content type and Origin). */
+    csrf?: boolean
+  }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+export function isSafeMethod (method: string): boolean {
+  return SAFE_METHODS.has(method)
+}
+
+/**
+ * Defence in depth against cross-site requests, in front of the per-form tokens: a state
+ * change whose `Sec-Fetch-Site` or `Origin` says it came from another site is refused,
+ * unless that origin is an allowed CORS front end.
+ */
+export default fp(async function csrf (fastify) {
+  const { publicOrigin, corsOrigins } = fastify.config
+  const allowed = new Set(corsOrigins)
+
+  function isSameOrigin (request: FastifyRequest, origin: string): boolean {
+    if (publicOrigin !== null) return origin === publicOrigin
+    // Without a configured origin compare with the Host the browser used: a cross-site page
+    // cannot choose the Host header of the victim's own request.
+    try {
+      return new URL(origin).host === request.headers.host
+    } catch {
+      return false
+    }
+  }
+
+  fastify.addHook('onRequest', async function rejectCrossSite (request) {
+    if (isSafeMethod(request.method)) return
+    const origin = request.headers.origin
+    if (origin !== undefined && origin !== 'null' && allowed.has(origin)) return
+    const site = request.headers['sec-fetch-site']
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new CrossSiteRequestError()
+    if (origin !== undefined && !isSameOrigin(request, origin)) throw new CrossSiteRequestError()
+  })
+
+  fastify.decorateReply('csrfToken', function csrfToken (this: FastifyReply) {
+    return this.generateCsrf({ userInfo: csrfUserInfo(this.request) })
+  })
+}, { name: 'csrf', dependencies: ['auth'] })

@@ -1,0 +1,48 @@
+import fp from 'fastify-plugin'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
+export type FlashKind = 'success' | 'error' | 'info'
+export interface Flash {
+  kind: FlashKind
+  message: string
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Reads and clears the pending flash; page scopes call it before rendering. */
+    takeFlash: (request: FastifyRequest, reply: FastifyReply) => Flash | null
+  }
+  interface FastifyReply {
+    /** A one-time message for the next page (after a redirect). */
+    flash: (kind: FlashKind, message: string) => FastifyReply
+  }
+}
+
+const COOKIE = 'flash'
+
+/**
+ * Flash messages in a short-lived signed cookie: set before a redirect, shown (and cleared)
+ * by the next page. Only server-written text goes in; templates escape it like any other.
+ */
+export default fp(async function flash (fastify) {
+  const options = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: fastify.config.cookie.secure, signed: true }
+
+  fastify.decorateReply('flash', function (this: FastifyReply, kind: FlashKind, message: string) {
+    return this.setCookie(COOKIE, JSON.stringify({ kind, message }), { ...options, maxAge: 60 })
+  })
+
+  fastify.decorate('takeFlash', function takeFlash (request: FastifyRequest, reply: FastifyReply): Flash | null {
+    const raw = request.cookies[COOKIE]
+    if (raw === undefined) return null
+    reply.clearCookie(COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure: options.secure })
+    const { valid, value } = request.unsignCookie(raw)
+    if (!valid || value === null) return null
+    try {
+      const parsed = JSON.parse(value) as Partial<Flash>
+      if (typeof parsed.message !== 'string' || !['success', 'error', 'info'].includes(parsed.kind ?? '')) return null
+      return { kind: parsed.kind as FlashKind, message: parsed.message }
+    } catch {
+      return null
+    }
+  })
+}, { name: 'flash' })

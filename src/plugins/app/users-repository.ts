@@ -1,0 +1,192 @@
+import fp from 'fastify-plugin'
+import { Prisma } from '../../generated/prisma/client.ts'
+import type { PrismaClient, User } from '../../generated/prisma/client.ts'
+import { InputError, UidTakenError } from '../../lib/errors.ts'
+import type { PasswordHasher } from './password-hasher.ts'
+import { NAME_MAX, PASSWORD_MAX, PASSWORD_MIN, UID_MAX, type PublicUser, type Role } from '../../schemas/users.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    usersRepository: ReturnType<typeof createUsersRepository>
+  }
+}
+
+export type { User }
+type Tx = Prisma.TransactionClient
+
+export interface NewUser {
+  uid: string
+  name: string
+  password: string
+  dob?: string | null
+  role?: Role
+  hashmap?: Record<string, unknown>
+}
+
+export interface UserChanges {
+  name?: string
+  password?: string
+  dob?: string | null
+  role?: Role
+  hashmap?: Record<string, unknown>
+}
+
+/** Sign-in ids compare equal across case and Unicode forms: NFKC, trimmed, lower case. */
+export function normalizeUid (uid: string): string {
+  return uid.normalize('NFKC').trim().toLowerCase()
+}
+
+const UID_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N}._-]*$/u
+// C0/C1 control characters and Unicode line/paragraph separators: never part of a name.
+const CONTROL_CHARS = /[\p{Cc}\u2028\u2029]/u
+const HASHMAP_MAX_BYTES = 4096
+
+function checkUid (uid: string, fields: Record<string, string>): void {
+  if (uid.length < 2 || uid.length > UID_MAX || !UID_PATTERN.test(uid)) {
+    fields.uid = `User id: 2 to ${UID_MAX} letters or digits; dots, dashes and underscores allowed after the first.`
+  }
+}
+
+function checkName (name: string, fields: Record<string, string>): string {
+  const clean = name.normalize('NFC').trim()
+  if (clean.length === 0 || clean.length > NAME_MAX || CONTROL_CHARS.test(clean)) {
+    fields.name = `Name: 1 to ${NAME_MAX} characters, no control characters.`
+  }
+  return clean
+}
+
+function checkPassword (password: string, fields: Record<string, string>, field = 'password'): void {
+  if (password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) {
+    fields[field] = `Password: at least ${PASSWORD_MIN} characters.`
+  }
+}
+
+/** `YYYY-MM-DD` to a UTC date; '' and null mean none. Invalid or future dates are input errors. */
+function parseDob (dob: string | null | undefined, fields: Record<string, string>): Date | null | undefined {
+  if (dob === undefined) return undefined
+  if (dob === null || dob === '') return null
+  const date = new Date(`${dob}T00:00:00.000Z`)
+  if (Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== dob ||
+      date.getUTCFullYear() < 1800 || date.getTime() > Date.now()) {
+    fields.dob = 'Date of birth: a real date between 1800 and today.'
+    return undefined
+  }
+  return date
+}
+
+function checkHashmap (hashmap: Record<string, unknown> | undefined, fields: Record<string, string>): void {
+  if (hashmap !== undefined && Buffer.byteLength(JSON.stringify(hashmap)) > HASHMAP_MAX_BYTES) {
+    fields.hashmap = `Extra attributes: at most ${HASHMAP_MAX_BYTES} bytes of JSON.`
+  }
+}
+
+/** Age in whole years on `today` (UTC), as the Flask original computed it. */
+export function ageOn (dob: Date | null, today = new Date()): number | null {
+  if (dob === null) return null
+  let age = today.getUTCFullYear() - dob.getUTCFullYear()
+  const beforeBirthday = today.getUTCMonth() < dob.getUTCMonth() ||
+    (today.getUTCMonth() === dob.getUTCMonth() && today.getUTCDate() < dob.getUTCDate())
+  if (beforeBirthday) age--
+  return age
+}
+
+/** The fields the API and pages may show. Built field by field: the hash never leaves. */
+export function toPublicUser (user: User): PublicUser {
+  const hashmap = user.hashmap !== null && typeof user.hashmap === 'object' && !Array.isArray(user.hashmap)
+    ? user.hashmap as Record<string, unknown>
+    : {}
+  return {
+    id: user.id,
+    uid: user.uid,
+    name: user.name,
+    dob: user.dob === null ? null : user.dob.toISOString().slice(0, 10),
+    age: ageOn(user.dob),
+    hashmap,
+    role: user.role
+  }
+}
+
+function isUniqueViolation (err: unknown): boolean {
+  return err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002'
+}
+
+/** Takes its collaborators, not the app, so scripts (seed, import) can use it without a server. */
+export function createUsersRepository ({ prisma, passwordHasher }: { prisma: PrismaClient, passwordHasher: PasswordHasher }) {
+  return {
+    async findById (id: number, tx: Tx = prisma): Promise<User | null> {
+      return tx.user.findUnique({ where: { id } })
+    },
+
+    async findByUid (uid: string, tx: Tx = prisma): Promise<User | null> {
+      return tx.user.findUnique({ where: { uid: normalizeUid(uid) } })
+    },
+
+    async list (tx: Tx = prisma): Promise<User[]> {
+      return tx.user.findMany({ orderBy: { id: 'asc' } })
+    },
+
+    async count (tx: Tx = prisma): Promise<number> {
+      return tx.user.count()
+    },
+
+    /** Validates, hashes and stores a new user. Throws InputError or UidTakenError. */
+    async create (input: NewUser, tx: Tx = prisma): Promise<User> {
+      const fields: Record<string, string> = {}
+      const uid = normalizeUid(input.uid)
+      checkUid(uid, fields)
+      const name = checkName(input.name, fields)
+      checkPassword(input.password, fields)
+      const dob = parseDob(input.dob, fields)
+      checkHashmap(input.hashmap, fields)
+      if (Object.keys(fields).length > 0) throw new InputError(fields)
+      const passwordHash = await passwordHasher.hash(input.password)
+      try {
+        return await tx.user.create({
+          data: {
+            uid,
+            name,
+            passwordHash,
+            dob: dob ?? null,
+            role: input.role ?? 'User',
+            hashmap: (input.hashmap ?? {}) as Prisma.InputJsonObject
+          }
+        })
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new UidTakenError()
+        throw err
+      }
+    },
+
+    /** Applies allow-listed changes. Whether the caller may make them is the route's decision. */
+    async update (id: number, changes: UserChanges, tx: Tx = prisma): Promise<User> {
+      const fields: Record<string, string> = {}
+      const data: Prisma.UserUpdateInput = {}
+      if (changes.name !== undefined) data.name = checkName(changes.name, fields)
+      if (changes.dob !== undefined) data.dob = parseDob(changes.dob, fields)
+      if (changes.role !== undefined) data.role = changes.role
+      if (changes.hashmap !== undefined) {
+        checkHashmap(changes.hashmap, fields)
+        data.hashmap = changes.hashmap as Prisma.InputJsonObject
+      }
+      if (changes.password !== undefined) checkPassword(changes.password, fields)
+      if (Object.keys(fields).length > 0) throw new InputError(fields)
+      if (changes.password !== undefined) data.passwordHash = await passwordHasher.hash(changes.password)
+      return tx.user.update({ where: { id }, data })
+    },
+
+    /** Replaces the stored hash only (e.g. upgrading an old format after a sign-in). */
+    async setPasswordHash (id: number, passwordHash: string, tx: Tx = prisma): Promise<void> {
+      await tx.user.update({ where: { id }, data: { passwordHash } })
+    },
+
+    /** Deletes a user; their sessions go with them (ON DELETE CASCADE). */
+    async delete (id: number, tx: Tx = prisma): Promise<boolean> {
+      const { count } = await tx.user.deleteMany({ where: { id } })
+      return count > 0
+    }
+  }
+}
+
+export default fp(async function usersRepository (fastify) {
+  fastify.decorate('usersRepository', createUsersRepository(fastify))
+}, { name: 'users-repository', dependencies: ['prisma', 'password-hasher'] })

@@ -1,0 +1,19 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+
+/** POST /api/logout: revokes the session and expires the cookie. Idempotent. */
+const logout: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.post('/', {
+    config: { public: true },
+    schema: {
+      tags: ['auth'],
+      summary: 'Sign out: revokes the session and clears the cookie.',
+      response: { 200: Type.Object({ message: Type.String() }) }
+    }
+  }, async function destroy (request, reply) {
+    await fastify.auth.signOut(request, reply)
+    return { message: 'Signed out' }
+  })
+}
+
+export default logout

@@ -1,0 +1,18 @@
+import type { FastifyInstance } from 'fastify'
+import { isSafeMethod } from '../plugins/app/csrf.ts'
+
+/**
+ * Every route below this folder: pages get a CSRF token and the pending flash message before
+ * rendering; every state-changing request must carry a valid CSRF token (checked once the
+ * body is parsed). The API opts out with `config.csrf: false` (see api/autohooks.ts).
+ */
+export default async function pageHooks (fastify: FastifyInstance) {
+  fastify.addHook('preHandler', function csrfAndFlash (request, reply, done) {
+    if (request.routeOptions.config.csrf === false) return done()
+    if (isSafeMethod(request.method)) {
+      reply.locals = { ...reply.locals, csrfToken: reply.csrfToken(), flash: fastify.takeFlash(request, reply) }
+      return done()
+    }
+    fastify.csrfProtection(request, reply, done)
+  })
+}

@@ -1,0 +1,51 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { CsrfField } from '../../schemas/common.ts'
+import { PasswordInput, UidInput } from '../../schemas/users.ts'
+import { safeNextPath } from '../../lib/next-path.ts'
+
+const NextParam = Type.String({ maxLength: 2048 })
+const FAILED = 'Incorrect user id or password.'
+
+/** The sign-in form (GET) and its handler (POST): a session cookie, then back to `next`. */
+const login: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { config } = fastify
+
+  fastify.get('/', {
+    schema: { querystring: Type.Object({ next: Type.Optional(NextParam) }, { additionalProperties: false }) }
+  }, async function newSession (request, reply) {
+    const next = safeNextPath(request.query.next)
+    if (request.user !== null) return reply.redirect(next ?? '/', 303)
+    return reply.viewAsync('pages/login/new', { next, uid: '' })
+  })
+
+  fastify.post('/', {
+    bodyLimit: 16 * 1024,
+    config: {
+      rateLimit: { max: config.loginRateLimit.max, timeWindow: config.loginRateLimit.windowSeconds * 1000 }
+    },
+    schema: {
+      body: Type.Object({
+        uid: UidInput,
+        password: PasswordInput,
+        next: Type.Optional(NextParam),
+        _csrf: CsrfField
+      }, { additionalProperties: false })
+    }
+  }, async function create (request, reply) {
+    const { uid, password } = request.body
+    const next = safeNextPath(request.body.next)
+    const user = await fastify.auth.verifyCredentials(uid, password)
+    if (user === null) {
+      request.log.info({ uid }, 'sign-in failed')
+      // The typed user id is kept; the password never comes back.
+      return reply.code(401).viewAsync('pages/login/new', { next, uid, error: FAILED })
+    }
+    await fastify.auth.signIn(reply, user, { userAgent: request.headers['user-agent'] ?? '', ip: request.ip })
+    request.log.info({ userId: user.id }, 'signed in')
+    reply.flash('success', `Welcome back, ${user.name}.`)
+    return reply.redirect(next ?? '/', 303)
+  })
+}
+
+export default login

@@ -1,0 +1,100 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import { CsrfField } from '../../schemas/common.ts'
+import { DobInput, NameInput, PasswordInput } from '../../schemas/users.ts'
+import { InputError } from '../../lib/errors.ts'
+import { toPublicUser } from '../../plugins/app/users-repository.ts'
+
+const dateText = (d: Date) => d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC'
+
+/** The signed-in user's own page: details, password, active sessions. */
+const profile: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { usersRepository, sessionsRepository, passwordHasher } = fastify
+
+  async function render (request: FastifyRequest, reply: FastifyReply, extra: { values?: Record<string, string>, errors?: Record<string, string> } = {}) {
+    const current = request.user!
+    const user = await usersRepository.findById(current.id)
+    if (user === null) return reply.redirect('/login', 303)
+    const publicUser = toPublicUser(user)
+    const sessions = (await sessionsRepository.listActiveForUser(user.id)).map(s => ({
+      createdAt: s.createdAt.toISOString(),
+      createdAtText: dateText(s.createdAt),
+      lastSeenAt: s.lastSeenAt.toISOString(),
+      lastSeenAtText: dateText(s.lastSeenAt),
+      userAgent: s.userAgent,
+      ip: s.ip,
+      current: s.id === current.sessionId
+    }))
+    return reply.viewAsync('pages/profile/show', {
+      user: publicUser,
+      sessions,
+      values: extra.values ?? { name: publicUser.name, dob: publicUser.dob ?? '' },
+      errors: extra.errors ?? {}
+    })
+  }
+
+  fastify.get('/', async function show (request, reply) {
+    return render(request, reply)
+  })
+
+  fastify.post('/', {
+    bodyLimit: 16 * 1024,
+    schema: {
+      body: Type.Object({ name: NameInput, dob: Type.Optional(DobInput), _csrf: CsrfField }, { additionalProperties: false })
+    }
+  }, async function update (request, reply) {
+    const { name, dob } = request.body
+    try {
+      await usersRepository.update(request.user!.id, { name, dob: dob ?? null })
+    } catch (err) {
+      if (err instanceof InputError) {
+        reply.code(422)
+        return render(request, reply, { values: { name, dob: dob ?? '' }, errors: err.fields })
+      }
+      throw err
+    }
+    reply.flash('success', 'Your details were saved.')
+    return reply.redirect('/profile', 303)
+  })
+
+  // The password is a nested resource of the profile (POST /profile/password).
+  fastify.post('/password', {
+    bodyLimit: 16 * 1024,
+    config: {
+      rateLimit: { max: fastify.config.loginRateLimit.max, timeWindow: fastify.config.loginRateLimit.windowSeconds * 1000 }
+    },
+    schema: {
+      body: Type.Object({
+        username: Type.Optional(Type.String({ maxLength: 100 })),
+        currentPassword: PasswordInput,
+        newPassword: PasswordInput,
+        _csrf: CsrfField
+      }, { additionalProperties: false })
+    }
+  }, async function updatePassword (request, reply) {
+    const current = request.user!
+    const user = await usersRepository.findById(current.id)
+    if (user === null || !await passwordHasher.verify(user.passwordHash, request.body.currentPassword)) {
+      reply.code(422)
+      return render(request, reply, { errors: { currentPassword: 'That is not your current password.' } })
+    }
+    try {
+      await usersRepository.update(user.id, { password: request.body.newPassword })
+    } catch (err) {
+      if (err instanceof InputError) {
+        reply.code(422)
+        return render(request, reply, { errors: { newPassword: err.fields.password ?? err.message } })
+      }
+      throw err
+    }
+    const revoked = await sessionsRepository.revokeAllForUser(user.id, current.sessionId)
+    request.log.info({ userId: user.id, revokedSessions: revoked }, 'password changed')
+    reply.flash('success', revoked > 0
+      ? `Password changed. ${revoked} other session(s) were signed out.`
+      : 'Password changed.')
+    return reply.redirect('/profile', 303)
+  })
+}
+
+export default profile

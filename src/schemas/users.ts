@@ -1,0 +1,66 @@
+import { Type, type Static } from 'typebox'
+
+export const ROLES = ['User', 'Admin'] as const
+export const RoleSchema = Type.Union([Type.Literal('User'), Type.Literal('Admin')])
+export type Role = Static<typeof RoleSchema>
+
+// Limits shared by the page forms, the API and the repository.
+export const UID_MAX = 40
+export const NAME_MAX = 100
+export const PASSWORD_MIN = 8
+export const PASSWORD_MAX = 256
+
+/** Typed user id, as received (it is normalised by the repository). */
+export const UidInput = Type.String({ minLength: 1, maxLength: UID_MAX * 2 })
+export const PasswordInput = Type.String({ minLength: 1, maxLength: PASSWORD_MAX })
+export const NameInput = Type.String({ minLength: 1, maxLength: NAME_MAX * 2 })
+/** `YYYY-MM-DD`; the empty string means "no date" in forms. */
+export const DobInput = Type.String({ maxLength: 10, pattern: '^(\\d{4}-\\d{2}-\\d{2})?$' })
+export const HashmapSchema = Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 32 })
+
+/** A user as the API shows it (the Flask original's fields). Never carries the password hash. */
+export const PublicUserSchema = Type.Object({
+  id: Type.Integer(),
+  uid: Type.String(),
+  name: Type.String(),
+  dob: Type.Union([Type.String({ format: 'date' }), Type.Null()]),
+  age: Type.Union([Type.Integer(), Type.Null()]),
+  hashmap: Type.Record(Type.String(), Type.Unknown()),
+  role: RoleSchema
+})
+export type PublicUser = Static<typeof PublicUserSchema>
+
+export const UserRowSchema = Type.Object({
+  ...PublicUserSchema.properties,
+  access: Type.Union([Type.Literal('rw'), Type.Literal('ro')])
+})
+
+export const CreateUserSchema = Type.Object({
+  uid: UidInput,
+  name: NameInput,
+  password: PasswordInput,
+  dob: Type.Optional(Type.Union([DobInput, Type.Null()])),
+  hashmap: Type.Optional(HashmapSchema)
+}, { additionalProperties: false })
+export type CreateUser = Static<typeof CreateUserSchema>
+
+/** PUT /api/users: `uid` names the user to change (default: the caller); the rest are the changes. */
+export const UpdateUserSchema = Type.Object({
+  uid: Type.Optional(UidInput),
+  name: Type.Optional(NameInput),
+  password: Type.Optional(PasswordInput),
+  dob: Type.Optional(Type.Union([DobInput, Type.Null()])),
+  hashmap: Type.Optional(HashmapSchema),
+  role: Type.Optional(RoleSchema),
+  /** Required when changing your own password. */
+  currentPassword: Type.Optional(PasswordInput)
+}, { additionalProperties: false })
+export type UpdateUser = Static<typeof UpdateUserSchema>
+
+export const DeleteUserSchema = Type.Object({
+  uid: UidInput
+}, { additionalProperties: false })
+
+export const UserIdParams = Type.Object({
+  id: Type.Integer({ minimum: 1, maximum: 2147483647 })
+}, { additionalProperties: false })
