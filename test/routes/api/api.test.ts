@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { build, signIn } from '../../helper.ts'
+import { createAdmin, createUser, snapshot } from '../../factories.ts'
+
+const json = (cookie?: string) => ({ 'content-type': 'application/json', ...(cookie ? { cookie } : {}) })
+
+test('POST /api/authenticate signs in with {uid, password} and sets the session cookie', async (t) => {
+  const app = await build(t)
+  const { user, password } = await createUser(app, { uid: 'apiuser' })
+  const res = await app.inject({ method: 'POST', url: '/api/authenticate', headers: json(), payload: { uid: 'APIUSER', password } })
+  assert.equal(res.statusCode, 200)
+  assert.equal(res.headers['cache-control'], 'no-store')
+  const body = res.json()
+  assert.equal(body.user.id, user.id)
+  assert.equal(body.user.passwordHash, undefined)
+  const cookie = res.cookies.find(c => c.name === 'token')
+  assert.ok(cookie?.httpOnly)
+  const me = await app.inject({ url: '/api/id', headers: { cookie: `token=${cookie.value}` } })
+  assert.equal(me.statusCode, 200)
+  assert.deepEqual(Object.keys(me.json()).sort(), ['age', 'dob', 'hashmap', 'id', 'name', 'role', 'uid'])
+})
+
+test('POST /api/authenticate answers 401 with the error shape for bad credentials', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  for (const uid of [user.uid, 'nobody']) {
+    const res = await app.inject({ method: 'POST', url: '/api/authenticate', headers: json(), payload: { uid, password: 'wrong-password' } })
+    assert.equal(res.statusCode, 401)
+    assert.deepEqual(res.json(), { statusCode: 401, error: 'Unauthorized', message: 'Incorrect user id or password.' })
+    assert.equal(res.cookies.length, 0)
+  }
+})
+
+test('POST /api/logout revokes the session and clears the cookie', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const cookie = await signIn(app, user.id)
+  const res = await app.inject({ method: 'POST', url: '/api/logout', headers: { cookie } })
+  assert.equal(res.statusCode, 200)
+  assert.ok(res.cookies.find(c => c.name === 'token' && c.value === ''))
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).statusCode, 401)
+})
+
+test('GET /api/users needs a session and marks each row rw or ro', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const { user: admin } = await createAdmin(app)
+  assert.equal((await app.inject({ url: '/api/users' })).statusCode, 401)
+  const asUser = (await app.inject({ url: '/api/users', headers: { cookie: await signIn(app, user.id) } })).json() as Array<{ id: number, access: string, passwordHash?: string }>
+  assert.equal(asUser.find(u => u.id === user.id)?.access, 'rw')
+  assert.equal(asUser.find(u => u.id === admin.id)?.access, 'ro')
+  assert.ok(asUser.every(u => u.passwordHash === undefined))
+  const asAdmin = (await app.inject({ url: '/api/users', headers: { cookie: await signIn(app, admin.id) } })).json() as Array<{ access: string }>
+  assert.ok(asAdmin.every(u => u.access === 'rw'))
+})
+
+test('POST /api/users creates a user (201) with a normalised uid; duplicates get 409; bad input 400', async (t) => {
+  const app = await build(t)
+  const created = await app.inject({ method: 'POST', url: '/api/users', headers: json(), payload: { uid: 'Ｍixed.Case', name: 'Mixed', password: 'long-enough-1', dob: '1999-12-31', hashmap: { team: 'blue' } } })
+  assert.equal(created.statusCode, 201)
+  assert.equal(created.json().uid, 'mixed.case')
+  assert.deepEqual(created.json().hashmap, { team: 'blue' })
+  const before = await snapshot(app)
+  const dup = await app.inject({ method: 'POST', url: '/api/users', headers: json(), payload: { uid: 'MIXED.case', name: 'Again', password: 'long-enough-1' } })
+  assert.equal(dup.statusCode, 409)
+  assert.equal(dup.json().message, 'That user id is already taken.')
+  for (const payload of [
+    { uid: 'ok-uid', name: 'X', password: 'short' },
+    { uid: 'ok-uid', name: 'X', password: 'long-enough-1', role: 'Admin' },
+    { uid: { startsWith: 'a' }, name: 'X', password: 'long-enough-1' },
+    { uid: 'ok-uid', name: 'X', password: 'long-enough-1', dob: '2020-02-30' }
+  ]) {
+    const res = await app.inject({ method: 'POST', url: '/api/users', headers: json(), payload })
+    assert.equal(res.statusCode, 400, JSON.stringify(payload))
+    assert.equal(res.json().statusCode, 400)
+  }
+  assert.deepEqual(await snapshot(app), before)
+})
+
+test('PUT /api/users updates the caller; role changes need an Admin; others need an Admin', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const { user: other } = await createUser(app)
+  const { user: admin } = await createAdmin(app)
+  const cookie = await signIn(app, user.id)
+
+  const self = await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { name: 'Renamed', hashmap: { a: 1 } } })
+  assert.equal(self.statusCode, 200)
+  assert.equal(self.json().name, 'Renamed')
+
+  const before = await snapshot(app)
+  assert.equal((await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { role: 'Admin' } })).statusCode, 403)
+  assert.equal((await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { uid: other.uid, name: 'Hacked' } })).statusCode, 403)
+  assert.equal((await app.inject({ method: 'PUT', url: `/api/users/${other.id}`, headers: json(cookie), payload: { name: 'Hacked' } })).statusCode, 403)
+  assert.equal((await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { passwordHash: 'x' } })).statusCode, 400)
+  assert.deepEqual(await snapshot(app), before)
+
+  const adminCookie = await signIn(app, admin.id)
+  const promoted = await app.inject({ method: 'PUT', url: '/api/users', headers: json(adminCookie), payload: { uid: other.uid, role: 'Admin' } })
+  assert.equal(promoted.statusCode, 200)
+  assert.equal(promoted.json().role, 'Admin')
+  const byId = await app.inject({ method: 'PUT', url: `/api/users/${other.id}`, headers: json(adminCookie), payload: { name: 'By Id' } })
+  assert.equal(byId.json().name, 'By Id')
+})
+
+test('changing your own password through the API needs currentPassword and revokes other sessions', async (t) => {
+  const app = await build(t)
+  const { user, password } = await createUser(app)
+  const cookie = await signIn(app, user.id)
+  const other = await signIn(app, user.id)
+  assert.equal((await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { password: 'new-password-1' } })).statusCode, 400)
+  assert.equal((await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { password: 'new-password-1', currentPassword: 'wrong-password' } })).statusCode, 403)
+  const ok = await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { password: 'new-password-1', currentPassword: password } })
+  assert.equal(ok.statusCode, 200)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).statusCode, 200)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie: other } })).statusCode, 401)
+})
+
+test('DELETE /api/users is for Admins, by uid or id, never themselves', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const { user: victim } = await createUser(app)
+  const { user: admin } = await createAdmin(app)
+  const userCookie = await signIn(app, user.id)
+  const adminCookie = await signIn(app, admin.id)
+  assert.equal((await app.inject({ method: 'DELETE', url: '/api/users', headers: json(userCookie), payload: { uid: victim.uid } })).statusCode, 403)
+  assert.equal((await app.inject({ method: 'DELETE', url: `/api/users/${victim.id}`, headers: { cookie: userCookie } })).statusCode, 403)
+  assert.ok(await app.usersRepository.findById(victim.id))
+  assert.equal((await app.inject({ method: 'DELETE', url: '/api/users', headers: json(adminCookie), payload: { uid: admin.uid } })).statusCode, 409)
+  assert.equal((await app.inject({ method: 'DELETE', url: '/api/users', headers: json(adminCookie), payload: { uid: 'ghost' } })).statusCode, 404)
+  const ok = await app.inject({ method: 'DELETE', url: '/api/users', headers: json(adminCookie), payload: { uid: victim.uid } })
+  assert.equal(ok.statusCode, 200)
+  assert.equal(await app.usersRepository.findById(victim.id), null)
+  const byId = await app.inject({ method: 'DELETE', url: `/api/users/${user.id}`, headers: { cookie: adminCookie } })
+  assert.equal(byId.statusCode, 200)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie: userCookie } })).statusCode, 401)
+})
+
+test('GET /api/users/:id rejects odd ids with 400 and unknown ones with 404', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const cookie = await signIn(app, user.id)
+  for (const id of ['-1', '0', '1.5', '9999999999999999999999', 'abc', '1%20OR%201=1', '1%27']) {
+    const res = await app.inject({ url: `/api/users/${id}`, headers: { cookie } })
+    assert.equal(res.statusCode, 400, id)
+  }
+  assert.equal((await app.inject({ url: '/api/users/999999', headers: { cookie } })).statusCode, 404)
+  assert.equal((await app.inject({ url: `/api/users/${user.id}`, headers: { cookie } })).json().access, 'rw')
+})
+
+test('state-changing API calls accept only application/json bodies', async (t) => {
+  const app = await build(t)
+  const before = await snapshot(app)
+  const form = await app.inject({ method: 'POST', url: '/api/users', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'uid=abc&name=A&password=long-enough-1' })
+  assert.equal(form.statusCode, 415)
+  const text = await app.inject({ method: 'POST', url: '/api/authenticate', headers: { 'content-type': 'text/plain' }, payload: '{"uid":"a","password":"b"}' })
+  assert.equal(text.statusCode, 415)
+  assert.deepEqual(await snapshot(app), before)
+})
+
+test('unknown API paths answer JSON 404 whether signed in or not', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ url: '/api/nope' })
+  assert.equal(res.statusCode, 404)
+  assert.deepEqual(res.json(), { statusCode: 404, error: 'Not Found', message: 'No such API route.' })
+})
+
+test('GET /api/health is 200 when the database answers and 503 when it does not', async (t) => {
+  const app = await build(t)
+  const ok = await app.inject({ url: '/api/health' })
+  assert.equal(ok.statusCode, 200)
+  assert.deepEqual(ok.json(), { status: 'ok', database: 'ok' })
+  // The Prisma client is a proxy that t.mock.method cannot wrap: shadow the method instead.
+  Object.defineProperty(app.prisma, '$queryRaw', { configurable: true, value: async () => { throw new Error('database is locked') } })
+  const down = await app.inject({ url: '/api/health' })
+  assert.equal(down.statusCode, 503)
+  assert.doesNotMatch(down.body, /locked/)
+})
+
+test('GET /api/openapi.json serves an OpenAPI 3.1 document of the API only', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ url: '/api/openapi.json' })
+  assert.equal(res.statusCode, 200)
+  const doc = res.json()
+  assert.equal(doc.openapi, '3.1.0')
+  assert.ok(doc.paths['/api/users'].post)
+  assert.ok(doc.paths['/api/authenticate'].post)
+  assert.equal(doc.paths['/login'], undefined)
+})
