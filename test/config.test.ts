@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { ConfigError, loadConfig, secretWeakness } from '../src/config.ts'
+
+const strong = () => randomBytes(48).toString('base64url')
+
+test('production refuses a missing, empty or weak JWT_SECRET with a clear message', () => {
+  for (const secret of [undefined, '', 'secret', 'changeme', 'your-256-bit-secret', randomBytes(8).toString('hex'), 'a'.repeat(64)]) {
+    assert.throws(
+      () => loadConfig({ NODE_ENV: 'production', ...(secret === undefined ? {} : { JWT_SECRET: secret }) }),
+      (err: Error) => err instanceof ConfigError && /JWT_SECRET/.test(err.message),
+      String(secret)
+    )
+  }
+})
+
+test('production accepts a strong secret and defaults to Secure __Host- cookies, no migrations, no seeding', () => {
+  const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: strong() })
+  assert.equal(config.cookie.secure, true)
+  assert.equal(config.cookie.name, '__Host-token')
+  assert.equal(config.migrateOnStart, false)
+  assert.equal(config.seedDemoUsers, false)
+})
+
+test('development generates a secret once into instance/ with mode 0600 and reuses it', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fp-config-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const first = loadConfig({ INSTANCE_DIR: dir })
+  const file = join(dir, 'secrets', 'jwt-secret')
+  assert.equal(statSync(file).mode & 0o777, 0o600)
+  assert.equal(readFileSync(file, 'utf8').trim(), first.jwt.secret)
+  assert.equal(secretWeakness(first.jwt.secret), null)
+  assert.equal(loadConfig({ INSTANCE_DIR: dir }).jwt.secret, first.jwt.secret)
+  assert.equal(first.cookie.name, 'token')
+  assert.equal(first.migrateOnStart, true)
+  assert.equal(first.seedDemoUsers, true)
+})
+
+test('invalid values are reported by variable name', () => {
+  assert.throws(() => loadConfig({ JWT_SECRET: strong(), PORT: 'eighty' }), /PORT/)
+  assert.throws(() => loadConfig({ JWT_SECRET: strong(), CORS_ORIGINS: 'not a url' }), /CORS_ORIGINS/)
+  assert.throws(() => loadConfig({ JWT_SECRET: strong(), JWT_TTL: '5' }), /JWT_TTL/)
+})
+
+test('lists and proxies are parsed', () => {
+  const config = loadConfig({ JWT_SECRET: strong(), CORS_ORIGINS: 'https://a.example, http://localhost:5173/', TRUST_PROXY: '1' })
+  assert.deepEqual(config.corsOrigins, ['https://a.example', 'http://localhost:5173'])
+  assert.equal(config.trustProxy, 1)
+})
