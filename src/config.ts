@@ -149,7 +149,8 @@ function parseOrigin (value: string, variable: string): string {
 export function loadConfig (env: NodeJS.ProcessEnv = process.env, options: { dotenv?: boolean } = {}): Config {
   let raw: Env
   try {
-    raw = envSchema<Env>({ schema: EnvSchema, data: env, dotenv: options.dotenv ?? false })
+    // env: false — read only `env` (env-schema would otherwise merge process.env in as well).
+    raw = envSchema<Env>({ schema: EnvSchema, data: env, env: false, dotenv: options.dotenv ?? false })
   } catch (err) {
     throw new ConfigError(`Invalid configuration: ${(err as Error).message}`)
   }

@@ -51,3 +51,12 @@ test('lists and proxies are parsed', () => {
   assert.deepEqual(config.corsOrigins, ['https://a.example', 'http://localhost:5173'])
   assert.equal(config.trustProxy, 1)
 })
+
+test('reads only the environment it is given', () => {
+  process.env.SIGNUP_ENABLED = 'false'
+  try {
+    assert.equal(loadConfig({ JWT_SECRET: strong() }).signupEnabled, true)
+  } finally {
+    delete process.env.SIGNUP_ENABLED
+  }
+})
