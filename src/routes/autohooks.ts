@@ -8,7 +8,7 @@ import { isSafeMethod } from '../plugins/app/csrf.ts'
  */
 export default async function pageHooks (fastify: FastifyInstance) {
   fastify.addHook('preHandler', function csrfAndFlash (request, reply, done) {
-    if (request.routeOptions.config.csrf === false) return done()
+    if (request.routeOptions.config.csrf === false || request.is404) return done()
     if (isSafeMethod(request.method)) {
       reply.locals = { ...reply.locals, csrfToken: reply.csrfToken(), flash: fastify.takeFlash(request, reply) }
       return done()
