@@ -3,13 +3,13 @@ import { Type } from 'typebox'
 import { CsrfField } from '../../schemas/common.ts'
 import { PasswordInput, UidInput } from '../../schemas/users.ts'
 import { safeNextPath } from '../../lib/next-path.ts'
+import { credentialAttempts } from '../lib/rate-limits.ts'
 
 const NextParam = Type.String({ maxLength: 2048 })
 const FAILED = 'Incorrect user id or password.'
 
 /** The sign-in form (GET) and its handler (POST): a session cookie, then back to `next`. */
 const login: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config } = fastify
 
   fastify.get('/', {
     schema: { querystring: Type.Object({ next: Type.Optional(NextParam) }, { additionalProperties: false }) }
@@ -22,7 +22,7 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/', {
     bodyLimit: 16 * 1024,
     config: {
-      rateLimit: { max: config.loginRateLimit.max, timeWindow: config.loginRateLimit.windowSeconds * 1000 }
+      rateLimit: credentialAttempts(fastify.config)
     },
     schema: {
       body: Type.Object({

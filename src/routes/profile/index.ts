@@ -5,6 +5,7 @@ import { CsrfField } from '../../schemas/common.ts'
 import { DobInput, NameInput, PasswordInput } from '../../schemas/users.ts'
 import { InputError } from '../../lib/errors.ts'
 import { toPublicUser } from '../../plugins/app/users-repository.ts'
+import { credentialAttempts } from '../lib/rate-limits.ts'
 
 const dateText = (d: Date) => d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC'
 
@@ -62,7 +63,7 @@ const profile: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/password', {
     bodyLimit: 16 * 1024,
     config: {
-      rateLimit: { max: fastify.config.loginRateLimit.max, timeWindow: fastify.config.loginRateLimit.windowSeconds * 1000 }
+      rateLimit: credentialAttempts(fastify.config)
     },
     schema: {
       body: Type.Object({

@@ -3,6 +3,7 @@ import { Type } from 'typebox'
 import { CsrfField } from '../../schemas/common.ts'
 import { DobInput, NameInput, PasswordInput, UidInput } from '../../schemas/users.ts'
 import { InputError, SignupDisabledError, UidTakenError } from '../../lib/errors.ts'
+import { credentialAttempts } from '../lib/rate-limits.ts'
 
 /** Public sign-up (switched off with SIGNUP_ENABLED=false); a new account is signed in at once. */
 const signup: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -20,7 +21,7 @@ const signup: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/', {
     bodyLimit: 16 * 1024,
     config: {
-      rateLimit: { max: config.loginRateLimit.max, timeWindow: config.loginRateLimit.windowSeconds * 1000 }
+      rateLimit: credentialAttempts(fastify.config)
     },
     schema: {
       body: Type.Object({

@@ -4,15 +4,15 @@ import { errorResponses } from '../../../schemas/common.ts'
 import { PasswordInput, PublicUserSchema, UidInput } from '../../../schemas/users.ts'
 import { toPublicUser } from '../../../plugins/app/users-repository.ts'
 import { InvalidCredentialsError } from '../../../lib/errors.ts'
+import { credentialAttempts } from '../../lib/rate-limits.ts'
 
 /** POST /api/authenticate {uid, password}: the Flask API's sign-in; sets the same cookie as the form. */
 const authenticate: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config } = fastify
   fastify.post('/', {
     bodyLimit: 16 * 1024,
     config: {
       public: true,
-      rateLimit: { max: config.loginRateLimit.max, timeWindow: config.loginRateLimit.windowSeconds * 1000 }
+      rateLimit: credentialAttempts(fastify.config)
     },
     schema: {
       tags: ['auth'],

@@ -8,6 +8,7 @@ import {
 } from '../../../schemas/users.ts'
 import { toPublicUser, type User } from '../../../plugins/app/users-repository.ts'
 import { ForbiddenError, InputError, NotFoundError, SelfAdminChangeError, SignupDisabledError } from '../../../lib/errors.ts'
+import { credentialAttempts } from '../../lib/rate-limits.ts'
 
 const signedIn = [{ cookieAuth: [] }]
 
@@ -79,7 +80,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     bodyLimit: 16 * 1024,
     config: {
       public: true,
-      rateLimit: { max: config.loginRateLimit.max, timeWindow: config.loginRateLimit.windowSeconds * 1000 }
+      rateLimit: credentialAttempts(fastify.config)
     },
     schema: {
       tags: ['users'],

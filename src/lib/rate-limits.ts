@@ -1,0 +1,9 @@
+import type { Config } from '../config.ts'
+
+/**
+ * The throttle for routes that check a password or create accounts (sign-in, sign-up, password
+ * change): LOGIN_RATE_LIMIT attempts per client IP per LOGIN_RATE_WINDOW_SECONDS.
+ */
+export function credentialAttempts (config: Config) {
+  return { max: config.loginRateLimit.max, timeWindow: config.loginRateLimit.windowSeconds * 1000 }
+}
