@@ -3,14 +3,13 @@ import { Type } from 'typebox'
 import { CsrfField } from '../../schemas/common.ts'
 import { PasswordInput, UidInput } from '../../schemas/users.ts'
 import { safeNextPath } from '../../lib/next-path.ts'
-import { credentialAttempts } from '../lib/rate-limits.ts'
+import { credentialAttempts } from '../../lib/rate-limits.ts'
 
 const NextParam = Type.String({ maxLength: 2048 })
 const FAILED = 'Incorrect user id or password.'
 
 /** The sign-in form (GET) and its handler (POST): a session cookie, then back to `next`. */
 const login: FastifyPluginAsyncTypebox = async (fastify) => {
-
   fastify.get('/', {
     schema: { querystring: Type.Object({ next: Type.Optional(NextParam) }, { additionalProperties: false }) }
   }, async function newSession (request, reply) {

@@ -5,7 +5,7 @@ import { CsrfField } from '../../schemas/common.ts'
 import { DobInput, NameInput, PasswordInput } from '../../schemas/users.ts'
 import { InputError } from '../../lib/errors.ts'
 import { toPublicUser } from '../../plugins/app/users-repository.ts'
-import { credentialAttempts } from '../lib/rate-limits.ts'
+import { credentialAttempts } from '../../lib/rate-limits.ts'
 
 const dateText = (d: Date) => d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC'
 

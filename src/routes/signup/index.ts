@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import { CsrfField } from '../../schemas/common.ts'
 import { DobInput, NameInput, PasswordInput, UidInput } from '../../schemas/users.ts'
 import { InputError, SignupDisabledError, UidTakenError } from '../../lib/errors.ts'
-import { credentialAttempts } from '../lib/rate-limits.ts'
+import { credentialAttempts } from '../../lib/rate-limits.ts'
 
 /** Public sign-up (switched off with SIGNUP_ENABLED=false); a new account is signed in at once. */
 const signup: FastifyPluginAsyncTypebox = async (fastify) => {

@@ -4,7 +4,7 @@ import { errorResponses } from '../../../schemas/common.ts'
 import { PasswordInput, PublicUserSchema, UidInput } from '../../../schemas/users.ts'
 import { toPublicUser } from '../../../plugins/app/users-repository.ts'
 import { InvalidCredentialsError } from '../../../lib/errors.ts'
-import { credentialAttempts } from '../../lib/rate-limits.ts'
+import { credentialAttempts } from '../../../lib/rate-limits.ts'
 
 /** POST /api/authenticate {uid, password}: the Flask API's sign-in; sets the same cookie as the form. */
 const authenticate: FastifyPluginAsyncTypebox = async (fastify) => {

@@ -8,7 +8,7 @@ import {
 } from '../../../schemas/users.ts'
 import { toPublicUser, type User } from '../../../plugins/app/users-repository.ts'
 import { ForbiddenError, InputError, NotFoundError, SelfAdminChangeError, SignupDisabledError } from '../../../lib/errors.ts'
-import { credentialAttempts } from '../../lib/rate-limits.ts'
+import { credentialAttempts } from '../../../lib/rate-limits.ts'
 
 const signedIn = [{ cookieAuth: [] }]
 
