@@ -10,10 +10,11 @@ export const NAME_MAX = 100
 export const PASSWORD_MIN = 8
 export const PASSWORD_MAX = 256
 
-/** Typed user id, as received (it is normalised by the repository). */
-export const UidInput = Type.String({ minLength: 1, maxLength: UID_MAX * 2 })
-export const PasswordInput = Type.String({ minLength: 1, maxLength: PASSWORD_MAX })
-export const NameInput = Type.String({ minLength: 1, maxLength: NAME_MAX * 2 })
+// Inputs as received. Schemas bound type and size only; the content rules (non-empty, pattern,
+// length) live in the users repository, so forms can show them on the field that broke them.
+export const UidInput = Type.String({ maxLength: UID_MAX * 2 })
+export const PasswordInput = Type.String({ maxLength: PASSWORD_MAX })
+export const NameInput = Type.String({ maxLength: NAME_MAX * 2 })
 /** `YYYY-MM-DD`; the empty string means "no date" in forms. */
 export const DobInput = Type.String({ maxLength: 10, pattern: '^(\\d{4}-\\d{2}-\\d{2})?$' })
 export const HashmapSchema = Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 32 })

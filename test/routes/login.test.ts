@@ -135,3 +135,20 @@ test('sign-in is throttled per client after the configured number of attempts', 
   assert.ok(Number(limited.headers['retry-after']) > 0)
   assert.match(limited.body, /Too many requests/)
 })
+
+test('an empty field re-renders the form (422) with the typed user id and no hashing', async (t) => {
+  const app = await build(t)
+  const hash = t.mock.method(app.passwordHasher, 'verify')
+  const dummy = t.mock.method(app.passwordHasher, 'verifyDummy')
+  const { token, cookie } = await csrfFor(app)
+  const res = await app.inject({
+    method: 'POST',
+    url: '/login',
+    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ uid: 'toby', password: '', _csrf: token }).toString()
+  })
+  assert.equal(res.statusCode, 422)
+  assert.match(res.body, /Enter your user id and password\./)
+  assert.match(res.body, /name="uid" type="text" value="toby"/)
+  assert.equal(hash.mock.callCount() + dummy.mock.callCount(), 0)
+})

@@ -237,3 +237,11 @@ test('the API reference page lists the API routes from the OpenAPI document', as
   for (const path of ['/api/authenticate', '/api/users', '/api/id', '/api/health']) assert.match(res.body, new RegExp(`<code>${path}</code>`))
   assert.doesNotMatch(res.body, /<code>\/login<\/code>/)
 })
+
+test('an empty name on sign-up is reported on the Name field, keeping the other values', async (t) => {
+  const app = await build(t)
+  const res = await submitForm(app, '/signup', { name: '', uid: 'kept-uid', password: 'long-enough-1' }, { page: '/signup' })
+  assert.equal(res.statusCode, 422)
+  assert.match(res.body, /id="field-name"[^>]*aria-invalid="true"/)
+  assert.match(res.body, /value="kept-uid"/)
+})

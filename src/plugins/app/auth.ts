@@ -38,6 +38,8 @@ export interface SignInMeta {
 
 // Refresh `lastSeenAt` at most this often per session: a write on every request would cost more than it tells.
 const TOUCH_INTERVAL_MS = 60_000
+// fast-jwt checks `iat` only against maxAge, so a token "issued" in the future would outlive it.
+const MAX_CLOCK_SKEW_MS = 30_000
 
 export function createAuth (fastify: FastifyInstance) {
   const { config, usersRepository, sessionsRepository, passwordHasher } = fastify
@@ -69,6 +71,8 @@ export function createAuth (fastify: FastifyInstance) {
       const session = await sessionsRepository.create({ userId: user.id, ttlSeconds: config.jwt.ttlSeconds, ...meta })
       const token = fastify.jwt.sign({ sub: String(user.id), jti: session.id })
       reply.setCookie(config.cookie.name, token, { ...cookieOptions, maxAge: config.jwt.ttlSeconds })
+      // The response carrying a new session token is never cached (SECURITY.md S14).
+      reply.header('cache-control', 'no-store')
     },
 
     /** Ends the caller's session (revokes its row) and expires the cookie. */
@@ -86,13 +90,14 @@ export function createAuth (fastify: FastifyInstance) {
      * wrong issuer or audience, missing claims, expired, revoked or unknown session, deleted user.
      */
     async authenticate (token: string): Promise<CurrentUser | null> {
-      let payload: { sub?: unknown, jti?: unknown }
+      let payload: { sub?: unknown, jti?: unknown, iat?: unknown }
       try {
-        payload = fastify.jwt.verify<{ sub?: unknown, jti?: unknown }>(token)
+        payload = fastify.jwt.verify<{ sub?: unknown, jti?: unknown, iat?: unknown }>(token)
       } catch {
         return null
       }
       if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string' || payload.jti.length > 64) return null
+      if (typeof payload.iat !== 'number' || payload.iat * 1000 > Date.now() + MAX_CLOCK_SKEW_MS) return null
       const session = await sessionsRepository.findActive(payload.jti)
       if (session === null || String(session.userId) !== payload.sub) return null
       if (Date.now() - session.lastSeenAt.getTime() > TOUCH_INTERVAL_MS) {

@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify'
 
 /**
  * Token signing and verification: HS256 pinned on both sides, issuer and audience checked,
- * `sub`, `iat`, `exp` and `jti` required. Tokens are read from the cookie only (see the auth plugin).
+ * `sub`, `iat`, `exp`, `jti`, `iss` and `aud` required (fast-jwt skips allowedIss/allowedAud
+ * when the claim is absent). Tokens are read from the cookie only (see the auth plugin).
  * @see https://github.com/fastify/fastify-jwt
  */
 export const autoConfig = (fastify: FastifyInstance): FastifyJWTOptions => {
@@ -15,7 +16,7 @@ export const autoConfig = (fastify: FastifyInstance): FastifyJWTOptions => {
       algorithms: ['HS256'],
       allowedIss: issuer,
       allowedAud: audience,
-      requiredClaims: ['sub', 'iat', 'exp', 'jti'],
+      requiredClaims: ['sub', 'iat', 'exp', 'jti', 'iss', 'aud'],
       maxAge: `${ttlSeconds}s`
     }
   }

@@ -34,6 +34,9 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async function create (request, reply) {
     const { uid, password } = request.body
     const next = safeNextPath(request.body.next)
+    if (uid.trim() === '' || password === '') {
+      return reply.code(422).viewAsync('pages/login/new', { next, uid, error: 'Enter your user id and password.' })
+    }
     const user = await fastify.auth.verifyCredentials(uid, password)
     if (user === null) {
       request.log.info({ uid }, 'sign-in failed')
