@@ -32,7 +32,7 @@ const EnvSchema = Type.Object({
   PASSWORD_HASH_MEMORY_KIB: Type.Integer({ minimum: 1024, maximum: 1024 * 1024, default: 19456 }),
   PASSWORD_HASH_ITERATIONS: Type.Integer({ minimum: 1, maximum: 20, default: 2 }),
   PASSWORD_HASH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
-  LOGIN_RATE_LIMIT: Type.Integer({ minimum: 1, default: 10 }),
+  LOGIN_RATE_LIMIT: Type.Integer({ minimum: 1, default: 20 }),
   LOGIN_RATE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 15 * 60 })
 })
 type Env = Static<typeof EnvSchema>

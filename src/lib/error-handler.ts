@@ -8,6 +8,23 @@ const PAGE_TEMPLATES = new Set([403, 404, 429])
 
 type AppError = Partial<FastifyError> & { expose?: boolean, retryAfterSeconds?: number }
 
+// What a person sees on a page for errors whose technical text is meant for API clients.
+const PAGE_MESSAGES = {
+  invalidForm: 'Some of what was sent could not be read. Please go back, check the form and try again.',
+  expiredForm: 'This form has expired: it was opened before you signed in or out, or too long ago. Please reload the page and try again.',
+  notFound: 'We could not find that page.'
+}
+
+/** A page-friendly version of an error: bad ids are missing pages, CSRF failures are expired forms. */
+function forPage (err: AppError, status: number, message: string): { status: number, message: string } {
+  const code = err.code ?? ''
+  if (code === 'FST_ERR_VALIDATION') {
+    return err.validationContext === 'params' ? { status: 404, message: PAGE_MESSAGES.notFound } : { status, message: PAGE_MESSAGES.invalidForm }
+  }
+  if (code.startsWith('FST_CSRF_')) return { status, message: PAGE_MESSAGES.expiredForm }
+  return { status, message }
+}
+
 /** The HTTP status an error stands for. Anything unknown is a 500. */
 export function statusFor (err: AppError): number {
   const code = err.code ?? ''
@@ -84,12 +101,13 @@ export function createErrorHandler (mode: { json: 'always' | 'negotiate' }) {
     if (status === 401) {
       return reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303)
     }
-    return renderErrorPage(request, reply, status, message)
+    const page = forPage(err, status, message)
+    return renderErrorPage(request, reply, page.status, page.message)
   }
 }
 
 export async function notFoundPage (request: FastifyRequest, reply: FastifyReply) {
-  const message = 'We could not find that page.'
+  const message = PAGE_MESSAGES.notFound
   if (wantsJson(request)) return reply.code(404).send(errorBody(404, message))
   return renderErrorPage(request, reply, 404, message)
 }

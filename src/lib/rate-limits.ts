@@ -5,5 +5,6 @@ import type { Config } from '../config.ts'
  * change): LOGIN_RATE_LIMIT attempts per client IP per LOGIN_RATE_WINDOW_SECONDS.
  */
 export function credentialAttempts (config: Config) {
-  return { max: config.loginRateLimit.max, timeWindow: config.loginRateLimit.windowSeconds * 1000 }
+  // One counter per client for all of these routes, pages and API alike.
+  return { max: config.loginRateLimit.max, timeWindow: config.loginRateLimit.windowSeconds * 1000, groupId: 'credentials' }
 }

@@ -10,7 +10,13 @@ export default async function pageHooks (fastify: FastifyInstance) {
   fastify.addHook('preHandler', function csrfAndFlash (request, reply, done) {
     if (request.routeOptions.config.csrf === false || request.is404) return done()
     if (isSafeMethod(request.method)) {
-      reply.locals = { ...reply.locals, csrfToken: reply.csrfToken(), flash: fastify.takeFlash(request, reply) }
+      reply.locals = {
+        ...reply.locals,
+        csrfToken: reply.csrfToken(),
+        flash: fastify.takeFlash(request, reply),
+        // For the navbar's aria-current="page".
+        currentPath: request.url.split('?')[0]
+      }
       return done()
     }
     fastify.csrfProtection(request, reply, done)

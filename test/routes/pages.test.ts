@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { build, signIn, submitForm } from '../helper.ts'
+import { build, cookiesFrom, mergeCookies, signIn, submitForm } from '../helper.ts'
 import { createAdmin, createUser, snapshot } from '../factories.ts'
 
 test('the home page shows a sign-in link to visitors and the user with a sign-out form when signed in', async (t) => {
@@ -33,7 +33,8 @@ test('sign-out revokes the session, clears the cookie and the old cookie no long
   const cookie = await signIn(app, user.id)
   const res = await submitForm(app, '/logout', {}, { cookie })
   assert.equal(res.statusCode, 303)
-  assert.equal(res.headers.location, '/')
+  assert.equal(res.headers.location, '/login?signed_out=1')
+  assert.equal(res.headers['clear-site-data'], '"cache", "cookies"')
   const cleared = res.cookies.find(c => c.name === 'token')
   assert.ok(cleared && (cleared.maxAge === 0 || (cleared.expires !== undefined && cleared.expires.getTime() < Date.now())))
   assert.equal(cleared.path, '/')
@@ -110,7 +111,7 @@ test('the profile shows the user and their active sessions, and saves details', 
   assert.equal(updated?.dob?.toISOString().slice(0, 10), '1980-01-02')
 })
 
-test('changing the password needs the current one and signs out the other sessions', async (t) => {
+test('changing the password needs the current one, renews this session and signs out the others', async (t) => {
   const app = await build(t)
   const { user, password } = await createUser(app)
   const cookie = await signIn(app, user.id)
@@ -124,8 +125,14 @@ test('changing the password needs the current one and signs out the other sessio
   const ok = await submitForm(app, '/profile/password', { currentPassword: password, newPassword: 'brand-new-pass' }, { cookie })
   assert.equal(ok.statusCode, 303)
   assert.ok(await app.passwordHasher.verify((await app.usersRepository.findById(user.id))!.passwordHash, 'brand-new-pass'))
-  assert.equal((await app.inject({ url: '/profile', headers: { cookie } })).statusCode, 200)
+  // This device continues on a fresh session (new jti); both old tokens are dead.
+  const renewed = ok.cookies.find(c => c.name === 'token')
+  assert.ok(renewed && renewed.value !== '' && `token=${renewed.value}` !== cookie)
+  assert.equal((await app.inject({ url: '/profile', headers: { cookie: `token=${renewed.value}` } })).statusCode, 200)
+  assert.equal((await app.inject({ url: '/profile', headers: { cookie } })).statusCode, 303)
   assert.equal((await app.inject({ url: '/profile', headers: { cookie: otherDevice } })).statusCode, 303)
+  const page = await app.inject({ url: '/profile', headers: { cookie: mergeCookies(`token=${renewed.value}`, cookiesFrom(ok)) } })
+  assert.match(page.body, /Password changed\. Your other session was signed out\./)
 })
 
 test('every signed-in user sees the users list read-only; Admins get the actions', async (t) => {
@@ -188,14 +195,16 @@ test('an Admin cannot demote or delete themselves', async (t) => {
   assert.equal((await app.usersRepository.findById(admin.id))?.role, 'Admin')
 })
 
-test('the public table sorts on the server and rejects unknown sort keys', async (t) => {
+test('the public table sorts on the server; unknown sort keys and extra parameters fall back to the default', async (t) => {
   const app = await build(t)
   const res = await app.inject({ url: '/table?sort=name&order=desc' })
   assert.equal(res.statusCode, 200)
   const names = [...res.body.matchAll(/<tr><td>([^<]+)<\/td>/g)].map(m => m[1])
   assert.deepEqual(names, [...names].sort((a, b) => b.localeCompare(a)))
   assert.ok(names.length > 5)
-  assert.equal((await app.inject({ url: '/table?sort=passwordHash' })).statusCode, 400)
+  const fallback = await app.inject({ url: '/table?sort=passwordHash&order=sideways&page=2' })
+  assert.equal(fallback.statusCode, 200)
+  assert.match(fallback.body, /sorted by Born \(ascending\)/)
 })
 
 test('unknown pages get the 404 page from the layout; JSON clients get JSON', async (t) => {
@@ -244,4 +253,48 @@ test('an empty name on sign-up is reported on the Name field, keeping the other 
   assert.equal(res.statusCode, 422)
   assert.match(res.body, /id="field-name"[^>]*aria-invalid="true"/)
   assert.match(res.body, /value="kept-uid"/)
+})
+
+test('pages tell people what happened: signed out, please sign in, expired forms, missing ids', async (t) => {
+  const app = await build(t)
+  assert.match((await app.inject({ url: '/login?signed_out=1' })).body, /You have been signed out\./)
+  assert.match((await app.inject({ url: '/login?next=%2Fprofile&utm_source=mail' })).body, /Please sign in to continue\./)
+  const { user } = await createAdmin(app)
+  const cookie = await signIn(app, user.id)
+  const stale = await app.inject({
+    method: 'POST',
+    url: '/profile',
+    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'name=X&_csrf=stale-token'
+  })
+  assert.equal(stale.statusCode, 403)
+  assert.match(stale.body, /This form has expired/)
+  assert.doesNotMatch(stale.body, /Invalid csrf token|Missing csrf secret/i)
+  const badId = await app.inject({ url: '/users/abc/delete', headers: { cookie } })
+  assert.equal(badId.statusCode, 404)
+  assert.doesNotMatch(badId.body, /params\/id/)
+})
+
+test('signing out from a stale tab when already signed out just lands on the sign-in page', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ method: 'POST', url: '/logout', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: '_csrf=old' })
+  assert.equal(res.statusCode, 303)
+  assert.equal(res.headers.location, '/login?signed_out=1')
+})
+
+test('setting the role a user already has says so', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const { user: admin } = await createAdmin(app)
+  const cookie = await signIn(app, admin.id)
+  const res = await submitForm(app, `/users/${user.id}/role`, { role: 'User' }, { cookie, page: '/users' })
+  const page = await app.inject({ url: '/users', headers: { cookie: mergeCookies(cookie, cookiesFrom(res)) } })
+  assert.match(page.body, new RegExp(`${user.uid} is already a User\\.`))
+})
+
+test('the navbar marks the current page', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ url: '/table' })
+  assert.match(res.body, /<a href="\/table" aria-current="page">Table<\/a>/)
+  assert.doesNotMatch(res.body, /<a href="\/" aria-current="page">/)
 })

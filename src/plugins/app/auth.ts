@@ -75,10 +75,29 @@ export function createAuth (fastify: FastifyInstance) {
       reply.header('cache-control', 'no-store')
     },
 
-    /** Ends the caller's session (revokes its row) and expires the cookie. */
+    /**
+     * Ends the caller's session (revokes its row), expires the cookie, and asks the browser to
+     * drop this site's cookies and cached pages (Clear-Site-Data).
+     */
     async signOut (request: FastifyRequest, reply: FastifyReply): Promise<void> {
       if (request.user !== null) await sessionsRepository.revoke(request.user.sessionId)
       reply.clearCookie(config.cookie.name, cookieOptions)
+      reply.header('clear-site-data', '"cache", "cookies"')
+    },
+
+    /**
+     * After a password change: every session of the user ends, and this device gets a fresh
+     * one (new jti and iat), so a stolen token of the old password stops working everywhere.
+     * Returns how many other sessions were ended.
+     */
+    async renewAfterPasswordChange (request: FastifyRequest, reply: FastifyReply, user: User): Promise<number> {
+      const current = request.user?.id === user.id ? request.user.sessionId : undefined
+      const others = await sessionsRepository.revokeAllForUser(user.id, current)
+      if (current !== undefined) {
+        await sessionsRepository.revoke(current)
+        await this.signIn(reply, user, { userAgent: request.headers['user-agent'] ?? '', ip: request.ip })
+      }
+      return others
     },
 
     clearCookie (reply: FastifyReply): void {

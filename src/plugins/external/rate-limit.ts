@@ -8,10 +8,14 @@ import rateLimit, { type FastifyRateLimitOptions } from '@fastify/rate-limit'
 export const autoConfig: FastifyRateLimitOptions = {
   global: false,
   // Throw a plain 429 error: the root error handler renders it as a page or JSON.
-  errorResponseBuilder: (_request: unknown, context: { ttl: number }) => Object.assign(
-    new Error('Too many attempts. Please wait a moment and try again.'),
-    { statusCode: 429, expose: true, retryAfterSeconds: Math.ceil(context.ttl / 1000) }
-  )
+  errorResponseBuilder: (_request: unknown, context: { ttl: number }) => {
+    const seconds = Math.max(1, Math.ceil(context.ttl / 1000))
+    const wait = seconds < 90 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`
+    return Object.assign(
+      new Error(`Too many attempts. Please try again in ${wait}.`),
+      { statusCode: 429, expose: true, retryAfterSeconds: seconds }
+    )
+  }
 }
 
 export default rateLimit

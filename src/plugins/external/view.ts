@@ -14,7 +14,7 @@ export const autoConfig = (fastify: FastifyInstance): FastifyViewOptions => ({
   root: join(projectRoot, 'views'),
   viewExt: 'eta',
   // Available to every template (the navbar shows "Sign up" only when it is on).
-  defaultContext: { signupEnabled: fastify.config.signupEnabled, currentUser: null, flash: null },
+  defaultContext: { signupEnabled: fastify.config.signupEnabled, currentUser: null, flash: null, currentPath: '' },
   production: fastify.config.env !== 'development'
 })
 

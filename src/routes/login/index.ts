@@ -11,11 +11,15 @@ const FAILED = 'Incorrect user id or password.'
 /** The sign-in form (GET) and its handler (POST): a session cookie, then back to `next`. */
 const login: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {
-    schema: { querystring: Type.Object({ next: Type.Optional(NextParam) }, { additionalProperties: false }) }
+    // Links carry other query keys too (campaign tags…): they are ignored, not refused.
+    schema: { querystring: Type.Object({ next: Type.Optional(NextParam), signed_out: Type.Optional(Type.String({ maxLength: 1 })) }) }
   }, async function newSession (request, reply) {
     const next = safeNextPath(request.query.next)
     if (request.user !== null) return reply.redirect(next ?? '/', 303)
-    return reply.viewAsync('pages/login/new', { next, uid: '' })
+    const notice = request.query.signed_out !== undefined
+      ? 'You have been signed out.'
+      : next !== null ? 'Please sign in to continue.' : null
+    return reply.viewAsync('pages/login/new', { next, uid: '', notice })
   })
 
   fastify.post('/', {

@@ -6,12 +6,18 @@ import { CsrfField } from '../../schemas/common.ts'
 const logout: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/', {
     bodyLimit: 4 * 1024,
-    schema: { body: Type.Object({ _csrf: CsrfField }, { additionalProperties: false }) }
+    config: { csrf: false },
+    // The token is checked only when someone is signed in: signing out nobody changes nothing,
+    // so a second tab's stale "Sign out" button just lands on the sign-in page.
+    preHandler: function csrfWhenSignedIn (request, reply, done) {
+      if (request.user === null) return done()
+      fastify.csrfProtection(request, reply, done)
+    },
+    schema: { body: Type.Object({ _csrf: Type.Optional(CsrfField) }, { additionalProperties: false }) }
   }, async function destroy (request, reply) {
-    const signedIn = request.user !== null
     await fastify.auth.signOut(request, reply)
-    if (signedIn) reply.flash('info', 'You have been signed out.')
-    return reply.redirect('/', 303)
+    // Clear-Site-Data also drops the flash cookie, so the sign-in page says it from the URL.
+    return reply.redirect('/login?signed_out=1', 303)
   })
 }
 

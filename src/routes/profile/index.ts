@@ -89,11 +89,16 @@ const profile: FastifyPluginAsyncTypebox = async (fastify) => {
       }
       throw err
     }
-    const revoked = await sessionsRepository.revokeAllForUser(user.id, current.sessionId)
-    request.log.info({ userId: user.id, revokedSessions: revoked }, 'password changed')
-    reply.flash('success', revoked > 0
-      ? `Password changed. ${revoked} other session(s) were signed out.`
-      : 'Password changed.')
+    const others = await fastify.auth.renewAfterPasswordChange(request, reply, user)
+    request.log.info({ userId: user.id, revokedSessions: others }, 'password changed')
+    reply.flash('success', others === 0
+      ? 'Password changed.'
+      : `Password changed. ${others === 1 ? 'Your other session was' : `Your ${others} other sessions were`} signed out.`)
+    return reply.redirect('/profile', 303)
+  })
+
+  // After a failed change the address bar shows /profile/password; reloading it lands here.
+  fastify.get('/password', async function showPassword (_request, reply) {
     return reply.redirect('/profile', 303)
   })
 }

@@ -32,11 +32,14 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     if (id === request.user!.id) throw new SelfAdminChangeError()
     const user = await usersRepository.findById(id)
     if (user === null) throw new NotFoundError('User')
-    if (user.role !== request.body.role) {
-      await usersRepository.update(id, { role: request.body.role })
-      request.log.info({ userId: id, role: request.body.role }, 'role changed')
+    const article = request.body.role === 'Admin' ? 'an Admin' : 'a User'
+    if (user.role === request.body.role) {
+      reply.flash('info', `${user.uid} is already ${article}.`)
+      return reply.redirect('/users', 303)
     }
-    reply.flash('success', `${user.uid} is now ${request.body.role === 'Admin' ? 'an Admin' : 'a User'}.`)
+    await usersRepository.update(id, { role: request.body.role })
+    request.log.info({ userId: id, role: request.body.role }, 'role changed')
+    reply.flash('success', `${user.uid} is now ${article}.`)
     return reply.redirect('/users', 303)
   })
 

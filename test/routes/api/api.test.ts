@@ -104,7 +104,7 @@ test('PUT /api/users updates the caller; role changes need an Admin; others need
   assert.equal(byId.json().name, 'By Id')
 })
 
-test('changing your own password through the API needs currentPassword and revokes other sessions', async (t) => {
+test('changing your own password through the API needs currentPassword, renews this session and ends all others', async (t) => {
   const app = await build(t)
   const { user, password } = await createUser(app)
   const cookie = await signIn(app, user.id)
@@ -113,7 +113,11 @@ test('changing your own password through the API needs currentPassword and revok
   assert.equal((await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { password: 'new-password-1', currentPassword: 'wrong-password' } })).statusCode, 403)
   const ok = await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { password: 'new-password-1', currentPassword: password } })
   assert.equal(ok.statusCode, 200)
-  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).statusCode, 200)
+  // This device gets a fresh session (new jti); every token from before the change is dead.
+  const renewed = ok.cookies.find(c => c.name === 'token')
+  assert.ok(renewed && renewed.value !== '')
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie: `token=${renewed.value}` } })).statusCode, 200)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).statusCode, 401)
   assert.equal((await app.inject({ url: '/api/id', headers: { cookie: other } })).statusCode, 401)
 })
 

@@ -19,7 +19,7 @@ const authenticate: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Sign in; sets the session cookie.',
       body: Type.Object({ uid: UidInput, password: PasswordInput }, { additionalProperties: false }),
       response: {
-        200: Type.Object({ message: Type.String(), user: PublicUserSchema }),
+        200: Type.Object({ message: Type.String(), user: PublicUserSchema }, { description: 'Signed in; the session cookie is set' }),
         ...errorResponses(400, 401, 415, 429)
       }
     }

@@ -6,7 +6,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
   const Health = Type.Object({ status: Type.String(), database: Type.String() })
   fastify.get('/', {
     config: { public: true },
-    schema: { tags: ['health'], summary: 'Liveness and database reachability.', response: { 200: Health, 503: Health } }
+    schema: { tags: ['health'], summary: 'Liveness and database reachability.', response: { 200: { ...Health, description: 'Up; the database answers' }, 503: { ...Health, description: 'The database does not answer' } } }
   }, async function show (request, reply) {
     try {
       await fastify.prisma.$queryRaw`SELECT 1`

@@ -11,7 +11,7 @@ const id: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       summary: 'The signed-in user.',
       security: [{ cookieAuth: [] }],
-      response: { 200: PublicUserSchema, ...errorResponses(401) }
+      response: { 200: { ...PublicUserSchema, description: 'The signed-in user' }, ...errorResponses(401) }
     }
   }, async function show (request) {
     const user = await fastify.usersRepository.findById(request.user!.id)

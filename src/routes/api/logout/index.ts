@@ -8,7 +8,7 @@ const logout: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['auth'],
       summary: 'Sign out: revokes the session and clears the cookie.',
-      response: { 200: Type.Object({ message: Type.String() }) }
+      response: { 200: Type.Object({ message: Type.String() }, { description: 'Signed out' }) }
     }
   }, async function destroy (request, reply) {
     await fastify.auth.signOut(request, reply)

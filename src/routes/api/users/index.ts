@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { errorResponses } from '../../../schemas/common.ts'
 import {
@@ -19,7 +19,7 @@ const signedIn = [{ cookieAuth: [] }]
  * actions addressed by id.
  */
 const users: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { usersRepository, sessionsRepository, passwordHasher, config } = fastify
+  const { usersRepository, passwordHasher, config } = fastify
 
   async function findTarget (request: FastifyRequest, by: { id?: number, uid?: string }): Promise<User> {
     const user = by.id !== undefined
@@ -30,7 +30,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
   }
 
   /** The update rules, shared by PUT /api/users and PUT /api/users/:id. */
-  async function update (request: FastifyRequest, target: User, body: UpdateUser) {
+  async function update (request: FastifyRequest, reply: FastifyReply, target: User, body: UpdateUser) {
     const caller = request.user!
     const isSelf = target.id === caller.id
     const isAdmin = caller.role === 'Admin'
@@ -46,9 +46,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     const updated = await usersRepository.update(target.id, {
       name: body.name, dob: body.dob, hashmap: body.hashmap, role: body.role, password: body.password
     })
-    if (body.password !== undefined) {
-      await sessionsRepository.revokeAllForUser(target.id, isSelf ? caller.sessionId : undefined)
-    }
+    if (body.password !== undefined) await fastify.auth.renewAfterPasswordChange(request, reply, updated)
     request.log.info({ userId: target.id, fields: Object.keys(body).filter(k => k !== 'password' && k !== 'currentPassword') }, 'user updated')
     return toPublicUser(updated)
   }
@@ -66,7 +64,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       summary: 'All users; `access` says whether the caller may change each (rw) or only read it (ro).',
       security: signedIn,
-      response: { 200: Type.Array(UserRowSchema), ...errorResponses(401) }
+      response: { 200: Type.Array(UserRowSchema, { description: 'All users' }), ...errorResponses(401) }
     }
   }, async function index (request) {
     const caller = request.user!
@@ -86,7 +84,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       summary: 'Create an account (public sign-up, unless SIGNUP_ENABLED=false). Does not sign in.',
       body: CreateUserSchema,
-      response: { 201: PublicUserSchema, ...errorResponses(400, 403, 409, 415, 429) }
+      response: { 201: { ...PublicUserSchema, description: 'The new user' }, ...errorResponses(400, 403, 409, 415, 429) }
     }
   }, async function create (request, reply) {
     if (!config.signupEnabled) throw new SignupDisabledError()
@@ -103,10 +101,10 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Update a user named by `uid` (default: yourself). Owner or Admin; `role` by Admin only.',
       security: signedIn,
       body: UpdateUserSchema,
-      response: { 200: PublicUserSchema, ...errorResponses(400, 401, 403, 404, 409, 415) }
+      response: { 200: { ...PublicUserSchema, description: 'The updated user' }, ...errorResponses(400, 401, 403, 404, 409, 415) }
     }
-  }, async function updateByUid (request) {
-    return update(request, await findTarget(request, { uid: request.body.uid }), request.body)
+  }, async function updateByUid (request, reply) {
+    return update(request, reply, await findTarget(request, { uid: request.body.uid }), request.body)
   })
 
   fastify.delete('/', {
@@ -117,7 +115,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       security: signedIn,
       'x-admin': true,
       body: DeleteUserSchema,
-      response: { 200: Type.Object({ message: Type.String() }), ...errorResponses(400, 401, 403, 404, 409, 415) }
+      response: { 200: Type.Object({ message: Type.String() }, { description: 'Deleted' }), ...errorResponses(400, 401, 403, 404, 409, 415) }
     }
   }, async function destroyByUid (request) {
     if (request.user!.role !== 'Admin') throw new ForbiddenError()
@@ -130,7 +128,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'One user by id.',
       security: signedIn,
       params: UserIdParams,
-      response: { 200: UserRowSchema, ...errorResponses(400, 401, 404) }
+      response: { 200: { ...UserRowSchema, description: 'The user' }, ...errorResponses(400, 401, 404) }
     }
   }, async function show (request) {
     const caller = request.user!
@@ -145,14 +143,15 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Update a user by id. Owner or Admin; `role` by Admin only.',
       security: signedIn,
       params: UserIdParams,
-      body: Type.Omit(UpdateUserSchema, ['uid']),
-      response: { 200: PublicUserSchema, ...errorResponses(400, 401, 403, 404, 409, 415) }
+      // Type.Omit drops `additionalProperties: false`; restate it so unknown fields stay a 400.
+      body: Type.Omit(UpdateUserSchema, ['uid'], { additionalProperties: false }),
+      response: { 200: { ...PublicUserSchema, description: 'The updated user' }, ...errorResponses(400, 401, 403, 404, 409, 415) }
     }
-  }, async function updateById (request) {
+  }, async function updateById (request, reply) {
     const caller = request.user!
     // Check the right before the lookup, so ids of other users answer alike whether they exist or not.
     if (request.params.id !== caller.id && caller.role !== 'Admin') throw new ForbiddenError()
-    return update(request, await findTarget(request, { id: request.params.id }), request.body)
+    return update(request, reply, await findTarget(request, { id: request.params.id }), request.body)
   })
 
   fastify.delete('/:id', {
@@ -162,7 +161,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       security: signedIn,
       'x-admin': true,
       params: UserIdParams,
-      response: { 200: Type.Object({ message: Type.String() }), ...errorResponses(400, 401, 403, 404, 409) }
+      response: { 200: Type.Object({ message: Type.String() }, { description: 'Deleted' }), ...errorResponses(400, 401, 403, 404, 409) }
     }
   }, async function destroyById (request) {
     if (request.user!.role !== 'Admin') throw new ForbiddenError()
