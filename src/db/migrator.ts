@@ -551,6 +551,27 @@ function compareHistory (folder: MigrationFolder, rows: HistoryRow[]): Migration
  * consistent copy of it (SQLite's online backup) to `backupDir`. It never resets the database.
  */
 export async function migrate (databaseUrl: string, options: MigrateOptions = {}): Promise<{ applied: string[], backup: string | null }> {
+  try {
+    return await migrateTarget(databaseUrl, options)
+  } catch (err) {
+    throw explainAccessError(err, databaseUrl)
+  }
+}
+
+const ACCESS_ERRORS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'SQLITE_CANTOPEN', 'SQLITE_READONLY'])
+
+/** File-permission failures become one clear sentence instead of a stack trace. */
+function explainAccessError (err: unknown, databaseUrl: string): unknown {
+  const code = (err as { code?: unknown }).code
+  if (err instanceof MigrationError || typeof code !== 'string' || !ACCESS_ERRORS.has(code)) return err
+  const file = sqliteFilePath(databaseUrl)
+  const where = file === null ? 'the database' : displayPath(dirname(file))
+  return new MigrationError(
+    `Cannot write to ${where} (${code}). The user running the app needs write access to that folder ` +
+    '(in a container: the mounted instance/ volume). Nothing was changed.', { cause: err })
+}
+
+async function migrateTarget (databaseUrl: string, options: MigrateOptions): Promise<{ applied: string[], backup: string | null }> {
   const target = resolveTarget(databaseUrl)
   const migrationsDir = resolve(options.migrationsDir ?? target.defaultMigrationsDir)
   const folder = await readMigrationFolder(migrationsDir, target.provider, { mustExist: true })

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { Prisma } from '../generated/prisma/client.ts'
 import { isExposable } from './errors.ts'
+import { returnTo } from './next-path.ts'
 
 const GENERIC_5XX = 'Something went wrong on our side. Please try again in a moment.'
 const PAGE_TEMPLATES = new Set([403, 404, 429])
@@ -99,7 +100,7 @@ export function createErrorHandler (mode: { json: 'always' | 'negotiate' }) {
       return reply.code(status).type('application/json; charset=utf-8').send(errorBody(status, message))
     }
     if (status === 401) {
-      return reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303)
+      return reply.redirect(`/login?next=${returnTo(request.url)}`, 303)
     }
     const page = forPage(err, status, message)
     return renderErrorPage(request, reply, page.status, page.message)

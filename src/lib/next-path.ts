@@ -1,5 +1,21 @@
 const BASE = 'http://same-origin.invalid'
 
+// Query keys that carry credentials. They are never copied into a sign-in redirect: tokens
+// must not travel in URLs (Location, history, Referer).
+const CREDENTIAL_KEYS = /^(token|access_token|id_token|refresh_token|jwt|session|password|secret|api_key|key)$/i
+
+/**
+ * The `next` to send a signed-out visitor to /login with: the page they asked for, minus any
+ * credential-looking query parameters. Encoded for a query string.
+ */
+export function returnTo (url: string): string {
+  const parsed = new URL(url, BASE)
+  for (const key of [...parsed.searchParams.keys()]) {
+    if (CREDENTIAL_KEYS.test(key)) parsed.searchParams.delete(key)
+  }
+  return encodeURIComponent(parsed.pathname + parsed.search)
+}
+
 /**
  * The `next` a sign-in may redirect to: a path on this site, or null. Rejects absolute and
  * protocol-relative URLs (`//evil`, `/\evil`), backslashes and control characters, so the

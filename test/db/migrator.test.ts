@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { test, type TestContext } from 'node:test'
@@ -274,4 +274,16 @@ test('PostgreSQL URLs get a clear error instead of a half-done migration', async
     assert.doesNotMatch(err.message, /secret/, 'no password in the message')
     return true
   })
+})
+
+test('a database folder the app cannot write to is reported in one sentence, not a stack trace', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'migrator-ro-'))
+  t.after(async () => { await chmod(dir, 0o700); await rm(dir, { recursive: true, force: true }) })
+  // Root ignores file modes, so as root the folder is blocked by a file of the same name instead.
+  const asRoot = process.getuid?.() === 0
+  if (asRoot) await writeFile(join(dir, 'volumes'), 'a file where the folder should be')
+  else await chmod(dir, 0o500)
+  const url = `file:${join(dir, 'volumes', 'db.sqlite')}`
+  await assert.rejects(migrate(url), (err: Error) =>
+    err instanceof MigrationError && new RegExp(`Cannot write to .* \\(${asRoot ? 'ENOTDIR' : 'EACCES'}\\)`).test(err.message))
 })

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { safeNextPath } from '../../src/lib/next-path.ts'
+import { returnTo, safeNextPath } from '../../src/lib/next-path.ts'
 
 test('same-origin paths are kept (normalised)', () => {
   assert.equal(safeNextPath('/users'), '/users')
@@ -14,4 +14,11 @@ test('anything that could leave the site is refused', () => {
     'javascript:alert(1)', 'evil.example', '/%0d%0aSet-Cookie: x=y'.replace('%0d%0a', '\r\n'), '', undefined, 42, '/\t/evil.example']) {
     assert.equal(safeNextPath(next), null, String(next))
   }
+})
+
+test('the page to return to keeps its query but never credentials', () => {
+  assert.equal(decodeURIComponent(returnTo('/table?sort=name')), '/table?sort=name')
+  assert.equal(decodeURIComponent(returnTo('/profile?token=abc.def.ghi')), '/profile')
+  assert.equal(decodeURIComponent(returnTo('/users?access_token=x&page=2&JWT=y')), '/users?page=2')
+  assert.doesNotMatch(returnTo('/a?b=c'), /[/?=&]/)
 })

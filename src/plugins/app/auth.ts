@@ -3,6 +3,7 @@ import type { CookieSerializeOptions } from '@fastify/cookie'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { User } from '../../generated/prisma/client.ts'
 import { ForbiddenError, UnauthorizedError } from '../../lib/errors.ts'
+import { returnTo } from '../../lib/next-path.ts'
 import type { Role } from '../../schemas/users.ts'
 
 /** Who is signed in, as every handler and template sees it. The role comes from the database. */
@@ -154,8 +155,7 @@ export default fp(async function auth (fastify) {
 
   fastify.decorate('requireUser', async function requireUser (request: FastifyRequest, reply: FastifyReply) {
     if (request.user !== null) return
-    const next = encodeURIComponent(request.url)
-    return reply.redirect(`/login?next=${next}`, 303)
+    return reply.redirect(`/login?next=${returnTo(request.url)}`, 303)
   })
 
   fastify.decorate('requireAdmin', async function requireAdmin (request: FastifyRequest, _reply: FastifyReply) {

@@ -34,7 +34,8 @@ export default fp(async function csrf (fastify) {
     // Without a configured origin compare with the Host the browser used: a cross-site page
     // cannot choose the Host header of the victim's own request.
     try {
-      return new URL(origin).host === request.headers.host
+      const url = new URL(origin)
+      return url.host === new URL(`${url.protocol}//${request.headers.host ?? ''}`).host
     } catch {
       return false
     }
