@@ -23,6 +23,10 @@ const EnvSchema = Type.Object({
   SEED_DEMO_USERS: Boolish(),
   JWT_SECRET: Type.Optional(Type.String()),
   JWT_TTL: Type.Integer({ minimum: 60, maximum: 30 * 24 * 3600, default: 8 * 3600 }),
+  SESSION_IDLE_TIMEOUT: Type.Integer({ minimum: 60, default: 2 * 3600 }),
+  SESSION_MAX_AGE: Type.Integer({ minimum: 60, default: 7 * 24 * 3600 }),
+  SESSION_PRUNE_INTERVAL: Type.Integer({ minimum: 0, default: 3600 }),
+  CROSS_SITE_COOKIES: Boolish(false),
   COOKIE_NAME: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' })),
   COOKIE_SECURE: Boolish(),
   SIGNUP_ENABLED: Boolish(true),
@@ -33,7 +37,9 @@ const EnvSchema = Type.Object({
   PASSWORD_HASH_ITERATIONS: Type.Integer({ minimum: 1, maximum: 20, default: 2 }),
   PASSWORD_HASH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
   LOGIN_RATE_LIMIT: Type.Integer({ minimum: 1, default: 20 }),
-  LOGIN_RATE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 15 * 60 })
+  LOGIN_RATE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 15 * 60 }),
+  LOGIN_ACCOUNT_FREE_ATTEMPTS: Type.Integer({ minimum: 1, default: 5 }),
+  LOGIN_ACCOUNT_MAX_DELAY_SECONDS: Type.Integer({ minimum: 1, default: 15 * 60 })
 })
 type Env = Static<typeof EnvSchema>
 
@@ -53,14 +59,27 @@ export interface Config {
   /** Create the demo users when the users table is empty (default: on in development). */
   seedDemoUsers: boolean
   jwt: {
+    /** The newest key: it signs tokens, and the other keys are derived from it. */
     secret: string
+    /** Every accepted key, newest first (JWT_SECRET=new,old during a rotation). */
+    secrets: string[]
     ttlSeconds: number
     issuer: string
     audience: string
   }
+  session: {
+    /** A session unused for this long ends (seconds). */
+    idleTimeoutSeconds: number
+    /** No session lasts longer than this from sign-in, renewals included (seconds). */
+    maxAgeSeconds: number
+    /** How often ended sessions are deleted (seconds; 0: never). */
+    pruneIntervalSeconds: number
+  }
   cookie: {
     name: string
     secure: boolean
+    /** SameSite=None, for a front end on another site (needs Secure). */
+    sameSite: 'lax' | 'none'
   }
   signupEnabled: boolean
   /** Fastify's `trustProxy`: false, true, a hop count or a comma-separated address list. */
@@ -78,6 +97,11 @@ export interface Config {
   loginRateLimit: {
     max: number
     windowSeconds: number
+  }
+  /** Per-account sign-in throttle: failures allowed before delays start, and the longest delay. */
+  accountThrottle: {
+    freeAttempts: number
+    maxDelaySeconds: number
   }
 }
 
@@ -157,20 +181,26 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, options: { dot
   const production = raw.NODE_ENV === 'production'
   const instanceDir = resolve(raw.INSTANCE_DIR)
 
-  let secret = raw.JWT_SECRET?.trim() ?? ''
-  if (secret === '') {
+  // JWT_SECRET=newest[,older...]: the newest signs, all verify (key rotation).
+  let secrets = (raw.JWT_SECRET ?? '').split(',').map(s => s.trim()).filter(s => s !== '')
+  if (secrets.length === 0) {
     if (production) {
       throw new ConfigError('JWT_SECRET is not set. In production it is required: generate one with `node -e "console.log(require(\'crypto\').randomBytes(48).toString(\'base64url\'))"`.')
     }
-    secret = developmentSecret(instanceDir)
-  } else {
+    secrets = [developmentSecret(instanceDir)]
+  }
+  for (const [i, secret] of secrets.entries()) {
     const weakness = secretWeakness(secret)
     if (weakness !== null) {
-      throw new ConfigError(`JWT_SECRET is too weak: ${weakness}. Use at least ${MIN_SECRET_LENGTH} random characters (e.g. 48 random bytes in base64url).`)
+      const which = secrets.length > 1 ? ` (key ${i + 1} of ${secrets.length})` : ''
+      throw new ConfigError(`JWT_SECRET${which} is too weak: ${weakness}. Use at least ${MIN_SECRET_LENGTH} random characters (e.g. 48 random bytes in base64url).`)
     }
   }
+  if (new Set(secrets).size !== secrets.length) throw new ConfigError('JWT_SECRET lists the same key twice.')
+  const crossSite = raw.CROSS_SITE_COOKIES ?? false
 
   const secure = raw.COOKIE_SECURE ?? production
+  if (crossSite && !secure) throw new ConfigError('CROSS_SITE_COOKIES=true needs COOKIE_SECURE=true: browsers drop SameSite=None cookies that are not Secure.')
   const corsOrigins = raw.CORS_ORIGINS.split(',').map(s => s.trim()).filter(Boolean)
     .map(o => parseOrigin(o, 'CORS_ORIGINS'))
 
@@ -183,9 +213,14 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, options: { dot
     databaseUrl: raw.DATABASE_URL,
     migrateOnStart: raw.MIGRATE_ON_START ?? !production,
     seedDemoUsers: raw.SEED_DEMO_USERS ?? raw.NODE_ENV === 'development',
-    jwt: { secret, ttlSeconds: raw.JWT_TTL, issuer: 'fastify-portfolio', audience: 'fastify-portfolio' },
+    jwt: { secret: secrets[0], secrets, ttlSeconds: raw.JWT_TTL, issuer: 'fastify-portfolio', audience: 'fastify-portfolio' },
+    session: {
+      idleTimeoutSeconds: raw.SESSION_IDLE_TIMEOUT,
+      maxAgeSeconds: raw.SESSION_MAX_AGE,
+      pruneIntervalSeconds: raw.SESSION_PRUNE_INTERVAL
+    },
     // `__Host-` cookies must be Secure, Path=/ and have no Domain: the browser enforces it.
-    cookie: { name: raw.COOKIE_NAME ?? (secure ? '__Host-token' : 'token'), secure },
+    cookie: { name: raw.COOKIE_NAME ?? (secure ? '__Host-token' : 'token'), secure, sameSite: crossSite ? 'none' as const : 'lax' as const },
     signupEnabled: raw.SIGNUP_ENABLED ?? true,
     trustProxy: parseTrustProxy(raw.TRUST_PROXY),
     publicOrigin: raw.PUBLIC_ORIGIN === '' ? null : parseOrigin(raw.PUBLIC_ORIGIN, 'PUBLIC_ORIGIN'),
@@ -195,6 +230,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, options: { dot
       timeCost: raw.PASSWORD_HASH_ITERATIONS,
       maxConcurrent: raw.PASSWORD_HASH_CONCURRENCY
     },
-    loginRateLimit: { max: raw.LOGIN_RATE_LIMIT, windowSeconds: raw.LOGIN_RATE_WINDOW_SECONDS }
+    loginRateLimit: { max: raw.LOGIN_RATE_LIMIT, windowSeconds: raw.LOGIN_RATE_WINDOW_SECONDS },
+    accountThrottle: { freeAttempts: raw.LOGIN_ACCOUNT_FREE_ATTEMPTS, maxDelaySeconds: raw.LOGIN_ACCOUNT_MAX_DELAY_SECONDS }
   })
 }
