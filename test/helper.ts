@@ -64,7 +64,7 @@ export async function build (t: TestContext, env: Record<string, string> = {}): 
 
 /** A signed-in session for `userId` without the login form: a Session row and its cookie (`name=value`). */
 export async function signIn (fastify: FastifyInstance, userId: number): Promise<string> {
-  const session = await fastify.sessionsRepository.create({ userId, ttlSeconds: fastify.config.jwt.ttlSeconds, userAgent: 'test', ip: '127.0.0.1' })
+  const session = await fastify.sessionsRepository.create({ userId, userAgent: 'test', ip: '127.0.0.1' })
   const token = fastify.jwt.sign({ sub: String(userId), jti: session.id })
   return `${fastify.config.cookie.name}=${token}`
 }

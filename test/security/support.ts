@@ -35,7 +35,8 @@ export async function createSession (app: FastifyInstance, userId: number, times
   const createdAt = times.createdAt ?? new Date()
   const expiresAt = times.expiresAt ?? new Date(createdAt.getTime() + app.config.jwt.ttlSeconds * 1000)
   const id = randomBytes(16).toString('base64url')
-  await app.prisma.session.create({ data: { id, userId, createdAt, lastSeenAt: createdAt, expiresAt, userAgent: 'test', ip: '127.0.0.1' } })
+  // An active session: signed in at createdAt, used just now (so the idle limit does not apply).
+  await app.prisma.session.create({ data: { id, userId, createdAt, authenticatedAt: createdAt, lastSeenAt: new Date(), expiresAt, userAgent: 'test', ip: '127.0.0.1' } })
   return id
 }
 

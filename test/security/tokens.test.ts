@@ -120,7 +120,12 @@ test('S04 asymmetric and key-carrying tokens are refused by the HS256-only app',
 
   await t.test('the app issues HS256 tokens and verifies exactly HS256', async () => {
     const issued = tokenOf(await signIn(app, user.id))
-    assert.deepEqual(JSON.parse(Buffer.from(issued.split('.')[0], 'base64url').toString()), { alg: 'HS256', typ: 'JWT' })
+    const header = JSON.parse(Buffer.from(issued.split('.')[0], 'base64url').toString())
+    // `kid` names the signing key among JWT_SECRET's (rotation); the server chooses it, never the client.
+    assert.deepEqual(Object.keys(header).sort(), ['alg', 'kid', 'typ'])
+    assert.equal(header.alg, 'HS256')
+    assert.equal(header.typ, 'JWT')
+    assert.match(header.kid, /^[\w-]{8}$/)
     // One algorithm family only: the RSA/EC-public-key-as-HMAC-secret rows of S04 do not apply.
     assert.deepEqual(app.jwt.options.verify?.algorithms, ['HS256'])
   })

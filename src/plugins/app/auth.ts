@@ -1,7 +1,10 @@
 import fp from 'fastify-plugin'
 import type { CookieSerializeOptions } from '@fastify/cookie'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { User } from '../../generated/prisma/client.ts'
+import { createHmac } from 'node:crypto'
+import type { Session, User } from '../../generated/prisma/client.ts'
+import { deriveKey } from '../../lib/keys.ts'
+import type { SessionWithUser } from './sessions-repository.ts'
 import { ForbiddenError, UnauthorizedError } from '../../lib/errors.ts'
 import { returnTo } from '../../lib/next-path.ts'
 import type { Role } from '../../schemas/users.ts'
@@ -12,7 +15,13 @@ export interface CurrentUser {
   uid: string
   name: string
   role: Role
+  /** The Session row (= token `jti`) this request came with, or its renewal. */
   sessionId: string
+  /**
+   * Stable for one sign-in across token renewals (user id + sign-in time): CSRF tokens are bound
+   * to it, so a renewal does not expire the forms already on screen.
+   */
+  signInId: string
 }
 
 declare module '@fastify/jwt' {
@@ -37,18 +46,60 @@ export interface SignInMeta {
   ip: string
 }
 
+interface Verified {
+  session: SessionWithUser
+  user: CurrentUser
+  /** The token should be replaced: past half its life, or signed with an older key. */
+  renew: boolean
+}
+
 // Refresh `lastSeenAt` at most this often per session: a write on every request would cost more than it tells.
 const TOUCH_INTERVAL_MS = 60_000
 // fast-jwt checks `iat` only against maxAge, so a token "issued" in the future would outlive it.
 const MAX_CLOCK_SKEW_MS = 30_000
+
+const metaOf = (request: FastifyRequest): SignInMeta => ({ userAgent: request.headers['user-agent'] ?? '', ip: request.ip })
+
+function currentUser (session: SessionWithUser): CurrentUser {
+  const { user } = session
+  return { id: user.id, uid: user.uid, name: user.name, role: user.role, sessionId: session.id, signInId: `${user.id}.${session.authenticatedAt.getTime()}` }
+}
 
 export function createAuth (fastify: FastifyInstance) {
   const { config, usersRepository, sessionsRepository, passwordHasher } = fastify
   const cookieOptions: CookieSerializeOptions = {
     path: '/',
     httpOnly: true,
-    sameSite: 'lax',
+    sameSite: config.cookie.sameSite,
     secure: config.cookie.secure
+  }
+  // Key rotation: the newest key signs (fastify.jwt); tokens from older keys still verify until
+  // they are renewed, which happens on their first use.
+  const olderKeys = config.jwt.secrets.slice(1)
+  const handleKey = deriveKey(config.jwt.secret, 'session-handle')
+
+  type Claims = { sub?: unknown, jti?: unknown, iat?: unknown, exp?: unknown }
+  function verifyToken (token: string): { claims: Claims, currentKey: boolean } | null {
+    try {
+      return { claims: fastify.jwt.verify<Claims>(token), currentKey: true }
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'FAST_JWT_INVALID_SIGNATURE') return null
+    }
+    for (const key of olderKeys) {
+      try {
+        return { claims: fastify.jwt.verify<Claims>(token, { key }), currentKey: false }
+      } catch {}
+    }
+    return null
+  }
+
+  /** Signs a token for a session row and sets it as the cookie; both end when the row does. */
+  function issueToken (reply: FastifyReply, session: Session): void {
+    const seconds = Math.max(1, Math.round((session.expiresAt.getTime() - Date.now()) / 1000))
+    const token = fastify.jwt.sign({ sub: String(session.userId), jti: session.id }, { expiresIn: `${seconds}s` })
+    reply.setCookie(config.cookie.name, token, { ...cookieOptions, maxAge: seconds })
+    // A response carrying a session token is never cached (SECURITY.md S14).
+    reply.header('cache-control', 'no-store')
   }
 
   return {
@@ -69,11 +120,7 @@ export function createAuth (fastify: FastifyInstance) {
 
     /** Starts a session: a Session row, a signed token naming it, and the cookie carrying the token. */
     async signIn (reply: FastifyReply, user: User, meta: SignInMeta): Promise<void> {
-      const session = await sessionsRepository.create({ userId: user.id, ttlSeconds: config.jwt.ttlSeconds, ...meta })
-      const token = fastify.jwt.sign({ sub: String(user.id), jti: session.id })
-      reply.setCookie(config.cookie.name, token, { ...cookieOptions, maxAge: config.jwt.ttlSeconds })
-      // The response carrying a new session token is never cached (SECURITY.md S14).
-      reply.header('cache-control', 'no-store')
+      issueToken(reply, await sessionsRepository.create({ userId: user.id, ...meta }))
     },
 
     /**
@@ -96,7 +143,7 @@ export function createAuth (fastify: FastifyInstance) {
       const others = await sessionsRepository.revokeAllForUser(user.id, current)
       if (current !== undefined) {
         await sessionsRepository.revoke(current)
-        await this.signIn(reply, user, { userAgent: request.headers['user-agent'] ?? '', ip: request.ip })
+        await this.signIn(reply, user, metaOf(request))
       }
       return others
     },
@@ -106,25 +153,46 @@ export function createAuth (fastify: FastifyInstance) {
     },
 
     /**
-     * The signed-in user for a token, or null for any problem: bad signature or algorithm,
-     * wrong issuer or audience, missing claims, expired, revoked or unknown session, deleted user.
+     * An opaque name for a session, for pages and the API to refer to one device without
+     * showing its token id (the `jti` never appears in HTML or URLs).
      */
-    async authenticate (token: string): Promise<CurrentUser | null> {
-      let payload: { sub?: unknown, jti?: unknown, iat?: unknown }
-      try {
-        payload = fastify.jwt.verify<{ sub?: unknown, jti?: unknown, iat?: unknown }>(token)
-      } catch {
-        return null
-      }
-      if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string' || payload.jti.length > 64) return null
-      if (typeof payload.iat !== 'number' || payload.iat * 1000 > Date.now() + MAX_CLOCK_SKEW_MS) return null
-      const session = await sessionsRepository.findActive(payload.jti)
-      if (session === null || String(session.userId) !== payload.sub) return null
-      if (Date.now() - session.lastSeenAt.getTime() > TOUCH_INTERVAL_MS) {
-        await sessionsRepository.touch(session.id)
-      }
-      const { user } = session
-      return { id: user.id, uid: user.uid, name: user.name, role: user.role, sessionId: session.id }
+    sessionHandle (sessionId: string): string {
+      return createHmac('sha256', handleKey).update(sessionId).digest('base64url').slice(0, 22)
+    },
+
+    /**
+     * The session for a token, or null for any problem: bad signature or algorithm, wrong
+     * issuer or audience, missing claims, a future `iat`, a revoked, replaced, expired, idle or
+     * too old session, a deleted user.
+     */
+    async authenticate (token: string): Promise<Verified | null> {
+      const verified = verifyToken(token)
+      if (verified === null) return null
+      const { claims } = verified
+      if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string' || claims.jti.length > 64) return null
+      if (typeof claims.iat !== 'number' || typeof claims.exp !== 'number') return null
+      const now = Date.now()
+      if (claims.iat * 1000 > now + MAX_CLOCK_SKEW_MS) return null
+      const session = await sessionsRepository.findActive(claims.jti)
+      if (session === null || String(session.userId) !== claims.sub) return null
+      if (now - session.lastSeenAt.getTime() > TOUCH_INTERVAL_MS) await sessionsRepository.touch(session.id)
+      const halfLife = (claims.exp - claims.iat) * 500
+      const absoluteEnd = session.authenticatedAt.getTime() + config.session.maxAgeSeconds * 1000
+      // Renew when it buys time (never past the absolute limit) and no other request already did.
+      const renew = session.rotatedAt === null &&
+        (!verified.currentKey || (now - claims.iat * 1000 > halfLife && absoluteEnd > claims.exp * 1000))
+      return { session, user: currentUser(session), renew }
+    },
+
+    /**
+     * Sliding renewal: a new row and token (new jti) replace the current ones. The old token
+     * keeps working for a short grace period; the sign-in time, and so the absolute limit, carry over.
+     */
+    async renew (request: FastifyRequest, reply: FastifyReply, session: SessionWithUser): Promise<CurrentUser | null> {
+      const next = await sessionsRepository.rotate(session, metaOf(request))
+      if (next === null) return null
+      issueToken(reply, next)
+      return { ...currentUser(session), sessionId: next.id }
     }
   }
 }
@@ -138,11 +206,12 @@ export default fp(async function auth (fastify) {
   fastify.addHook('onRequest', async function authenticate (request, reply) {
     const token = request.cookies[auth.cookieName]
     if (token === undefined || token === '') return
-    const user = await auth.authenticate(token)
-    if (user === null) {
+    const verified = await auth.authenticate(token)
+    if (verified === null) {
       auth.clearCookie(reply)
       return
     }
+    const user = verified.renew ? await auth.renew(request, reply, verified.session) ?? verified.user : verified.user
     request.user = user
     reply.locals = { ...reply.locals, currentUser: user }
   })

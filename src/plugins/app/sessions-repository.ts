@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
-import type { Prisma, Session, User } from '../../generated/prisma/client.ts'
+import type { Prisma, PrismaClient, Session, User } from '../../generated/prisma/client.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,12 +12,28 @@ declare module 'fastify' {
 type Tx = Prisma.TransactionClient
 export type SessionWithUser = Session & { user: User }
 
+export interface SessionPolicy {
+  /** Lifetime of one token (and its row), seconds. */
+  ttlSeconds: number
+  /** A session unused for this long ends, seconds. */
+  idleTimeoutSeconds: number
+  /** No session outlives sign-in + this, renewals included, seconds. */
+  maxAgeSeconds: number
+}
+
 export interface NewSession {
   userId: number
-  ttlSeconds: number
   userAgent: string
   ip: string
+  /** When the person signed in; a renewal passes the original time on. Default: now. */
+  authenticatedAt?: Date
 }
+
+/** How long a replaced token keeps working, for requests that were already on their way. */
+export const ROTATION_GRACE_MS = 60_000
+/** Ended sessions are kept this long (for the record), then pruned. */
+const PRUNE_AFTER_MS = 24 * 3600 * 1000
+const PRUNE_BATCH = 500
 
 /** A token id: 128 random bits, URL-safe. */
 export function newSessionId (): string {
@@ -25,22 +41,36 @@ export function newSessionId (): string {
 }
 
 /**
- * Sessions are rows, one per sign-in; the token's `jti` is the row id. A token is only as good
- * as its row: revoking the row signs the token out, whatever its expiry says.
+ * Sessions are rows, one per token; the token's `jti` is the row id. A token is only as good as
+ * its row: revoked, rotated (past the grace period), expired, idle too long or older than the
+ * absolute limit, and the token stops working, whatever its own `exp` says.
  */
-export function createSessionsRepository (fastify: FastifyInstance) {
-  const { prisma } = fastify
+export function createSessionsRepository ({ prisma }: { prisma: PrismaClient }, policy: SessionPolicy) {
+  /** Where clause for rows that still sign someone in, as of `now`. */
+  function live (now: Date): Prisma.SessionWhereInput {
+    return {
+      revokedAt: null,
+      expiresAt: { gt: now },
+      lastSeenAt: { gt: new Date(now.getTime() - policy.idleTimeoutSeconds * 1000) },
+      authenticatedAt: { gt: new Date(now.getTime() - policy.maxAgeSeconds * 1000) }
+    }
+  }
 
-  return {
+  const repository = {
+    policy,
+
     async create (input: NewSession, tx: Tx = prisma): Promise<Session> {
       const now = new Date()
+      const authenticatedAt = input.authenticatedAt ?? now
+      const absoluteEnd = authenticatedAt.getTime() + policy.maxAgeSeconds * 1000
       return tx.session.create({
         data: {
           id: newSessionId(),
           userId: input.userId,
           createdAt: now,
+          authenticatedAt,
           lastSeenAt: now,
-          expiresAt: new Date(now.getTime() + input.ttlSeconds * 1000),
+          expiresAt: new Date(Math.min(now.getTime() + policy.ttlSeconds * 1000, absoluteEnd)),
           // Stored for the "active sessions" view only; bounded so a huge header costs nothing.
           userAgent: input.userAgent.slice(0, 300),
           ip: input.ip.slice(0, 64)
@@ -48,19 +78,36 @@ export function createSessionsRepository (fastify: FastifyInstance) {
       })
     },
 
-    /** The session and its user, when the session is neither revoked nor expired. */
+    /** The session and its user when the row still signs someone in (see `live`). */
     async findActive (id: string, tx: Tx = prisma): Promise<SessionWithUser | null> {
-      const session = await tx.session.findUnique({ where: { id }, include: { user: true } })
-      if (session === null || session.revokedAt !== null || session.expiresAt.getTime() <= Date.now()) return null
+      const now = new Date()
+      const session = await tx.session.findFirst({ where: { id, ...live(now) }, include: { user: true } })
+      if (session === null) return null
+      if (session.rotatedAt !== null && now.getTime() - session.rotatedAt.getTime() > ROTATION_GRACE_MS) return null
       return session
+    },
+
+    /**
+     * Replaces a session by a new row (new id, same sign-in time) for a renewed token. Only one
+     * of several concurrent renewals wins; the others get null and keep the old token, which
+     * still works for the grace period.
+     */
+    async rotate (old: Session, meta: { userAgent: string, ip: string }, tx: Tx = prisma): Promise<Session | null> {
+      const { count } = await tx.session.updateMany({
+        where: { id: old.id, rotatedAt: null, revokedAt: null },
+        data: { rotatedAt: new Date() }
+      })
+      if (count === 0) return null
+      return repository.create({ userId: old.userId, authenticatedAt: old.authenticatedAt, ...meta }, tx)
     },
 
     async touch (id: string, tx: Tx = prisma): Promise<void> {
       await tx.session.updateMany({ where: { id, revokedAt: null }, data: { lastSeenAt: new Date() } })
     },
 
-    async revoke (id: string, tx: Tx = prisma): Promise<void> {
-      await tx.session.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } })
+    async revoke (id: string, tx: Tx = prisma): Promise<boolean> {
+      const { count } = await tx.session.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } })
+      return count > 0
     },
 
     /** Revokes every live session of a user, except `exceptId` (the caller's own) when given. */
@@ -72,15 +119,62 @@ export function createSessionsRepository (fastify: FastifyInstance) {
       return count
     },
 
+    /** The user's signed-in devices: one row each (replaced rows are not listed). */
     async listActiveForUser (userId: number, tx: Tx = prisma): Promise<Session[]> {
       return tx.session.findMany({
-        where: { userId, revokedAt: null, expiresAt: { gt: new Date() } },
+        where: { userId, rotatedAt: null, ...live(new Date()) },
         orderBy: { lastSeenAt: 'desc' }
       })
+    },
+
+    /**
+     * Deletes rows that ended more than a day ago, in small batches with a pause between them,
+     * so a large backlog never holds the event loop. Returns how many were deleted.
+     */
+    async prune (now = new Date()): Promise<number> {
+      const cutoff = new Date(now.getTime() - PRUNE_AFTER_MS)
+      const ended: Prisma.SessionWhereInput = {
+        OR: [
+          { expiresAt: { lt: cutoff } },
+          { revokedAt: { lt: cutoff } },
+          { rotatedAt: { lt: cutoff } },
+          { lastSeenAt: { lt: new Date(cutoff.getTime() - policy.idleTimeoutSeconds * 1000) } },
+          { authenticatedAt: { lt: new Date(cutoff.getTime() - policy.maxAgeSeconds * 1000) } }
+        ]
+      }
+      let deleted = 0
+      for (;;) {
+        const batch = await prisma.session.findMany({ where: ended, select: { id: true }, take: PRUNE_BATCH })
+        if (batch.length === 0) return deleted
+        const { count } = await prisma.session.deleteMany({ where: { id: { in: batch.map(s => s.id) } } })
+        deleted += count
+        await yieldToEventLoop()
+      }
     }
   }
+  return repository
 }
 
 export default fp(async function sessionsRepository (fastify) {
-  fastify.decorate('sessionsRepository', createSessionsRepository(fastify))
+  const { config } = fastify
+  const repository = createSessionsRepository(fastify, {
+    ttlSeconds: config.jwt.ttlSeconds,
+    idleTimeoutSeconds: config.session.idleTimeoutSeconds,
+    maxAgeSeconds: config.session.maxAgeSeconds
+  })
+  fastify.decorate('sessionsRepository', repository)
+
+  // Ended sessions are pruned on a schedule, off the request path; the timer never keeps the
+  // process alive and stops with the server.
+  const interval = config.session.pruneIntervalSeconds
+  if (interval > 0) {
+    const timer = setInterval(() => {
+      repository.prune().then(
+        (count) => { if (count > 0) fastify.log.info({ count }, 'pruned ended sessions') },
+        (err: unknown) => fastify.log.error({ err }, 'pruning sessions failed')
+      )
+    }, interval * 1000)
+    timer.unref()
+    fastify.addHook('onClose', async () => clearInterval(timer))
+  }
 }, { name: 'sessions-repository', dependencies: ['prisma'] })

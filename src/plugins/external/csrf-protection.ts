@@ -4,11 +4,11 @@ import { deriveKey } from '../../lib/keys.ts'
 
 /**
  * CSRF tokens for every HTML form (sign-in and sign-out included). The secret sits in a signed,
- * HttpOnly cookie; each token is bound to the session it was issued for (`getUserInfo`), so a
- * token from before sign-in is useless after it.
+ * HttpOnly cookie; each token is bound to the sign-in it was issued for (`getUserInfo`), so a
+ * token from before sign-in (or from another sign-in) is useless; token renewals keep it.
  * @see https://github.com/fastify/csrf-protection
  */
-export const csrfUserInfo = (request: FastifyRequest): string => request.user?.sessionId ?? 'anonymous'
+export const csrfUserInfo = (request: FastifyRequest): string => request.user?.signInId ?? 'anonymous'
 
 export const autoConfig = (fastify: FastifyInstance): FastifyCsrfProtectionOptions => ({
   sessionPlugin: '@fastify/cookie',

@@ -1,17 +1,20 @@
 import jwt, { type FastifyJWTOptions } from '@fastify/jwt'
 import type { FastifyInstance } from 'fastify'
+import { deriveKey } from '../../lib/keys.ts'
 
 /**
  * Token signing and verification: HS256 pinned on both sides, issuer and audience checked,
  * `sub`, `iat`, `exp`, `jti`, `iss` and `aud` required (fast-jwt skips allowedIss/allowedAud
  * when the claim is absent). Tokens are read from the cookie only (see the auth plugin).
+ * This signs with the newest key of JWT_SECRET and names it in the `kid` header (a server-chosen
+ * label; verification never looks it up); the auth plugin also verifies with older keys.
  * @see https://github.com/fastify/fastify-jwt
  */
 export const autoConfig = (fastify: FastifyInstance): FastifyJWTOptions => {
   const { secret, ttlSeconds, issuer, audience } = fastify.config.jwt
   return {
     secret,
-    sign: { algorithm: 'HS256', iss: issuer, aud: audience, expiresIn: `${ttlSeconds}s` },
+    sign: { algorithm: 'HS256', iss: issuer, aud: audience, expiresIn: `${ttlSeconds}s`, kid: deriveKey(secret, 'key-id').slice(0, 8) },
     verify: {
       algorithms: ['HS256'],
       allowedIss: issuer,

@@ -15,6 +15,7 @@ const logout: FastifyPluginAsyncTypebox = async (fastify) => {
     },
     schema: { body: Type.Object({ _csrf: Type.Optional(CsrfField) }, { additionalProperties: false }) }
   }, async function destroy (request, reply) {
+    if (request.user !== null) await fastify.auditLog.record(request, 'sign_out', { target: request.user })
     await fastify.auth.signOut(request, reply)
     // Clear-Site-Data also drops the flash cookie, so the sign-in page says it from the URL.
     return reply.redirect('/login?signed_out=1', 303)

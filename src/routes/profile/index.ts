@@ -6,6 +6,7 @@ import { DobInput, NameInput, PasswordInput } from '../../schemas/users.ts'
 import { InputError } from '../../lib/errors.ts'
 import { toPublicUser } from '../../plugins/app/users-repository.ts'
 import { credentialAttempts } from '../../lib/rate-limits.ts'
+import { toSessionView } from '../../lib/session-view.ts'
 
 const dateText = (d: Date) => d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC'
 
@@ -18,15 +19,9 @@ const profile: FastifyPluginAsyncTypebox = async (fastify) => {
     const user = await usersRepository.findById(current.id)
     if (user === null) return reply.redirect('/login', 303)
     const publicUser = toPublicUser(user)
-    const sessions = (await sessionsRepository.listActiveForUser(user.id)).map(s => ({
-      createdAt: s.createdAt.toISOString(),
-      createdAtText: dateText(s.createdAt),
-      lastSeenAt: s.lastSeenAt.toISOString(),
-      lastSeenAtText: dateText(s.lastSeenAt),
-      userAgent: s.userAgent,
-      ip: s.ip,
-      current: s.id === current.sessionId
-    }))
+    const sessions = (await sessionsRepository.listActiveForUser(user.id))
+      .map(s => toSessionView(s, fastify.auth.sessionHandle(s.id), current.sessionId))
+      .map(s => ({ ...s, signedInAtText: dateText(new Date(s.signedInAt)), lastSeenAtText: dateText(new Date(s.lastSeenAt)) }))
     return reply.viewAsync('pages/profile/show', {
       user: publicUser,
       sessions,
@@ -91,6 +86,7 @@ const profile: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     const others = await fastify.auth.renewAfterPasswordChange(request, reply, user)
     request.log.info({ userId: user.id, revokedSessions: others }, 'password changed')
+    await fastify.auditLog.record(request, 'password_changed', { actor: user, target: user, detail: { otherSessionsEnded: others } })
     reply.flash('success', others === 0
       ? 'Password changed.'
       : `Password changed. ${others === 1 ? 'Your other session was' : `Your ${others} other sessions were`} signed out.`)

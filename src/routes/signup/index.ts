@@ -37,6 +37,7 @@ const signup: FastifyPluginAsyncTypebox = async (fastify) => {
     const values = { name, uid, dob }
     try {
       const user = await fastify.usersRepository.create({ name, uid, password, dob: dob ?? null })
+      await fastify.auditLog.record(request, 'user_created', { actor: user, target: user, detail: { via: 'signup' } })
       await fastify.auth.signIn(reply, user, { userAgent: request.headers['user-agent'] ?? '', ip: request.ip })
       reply.flash('success', `Welcome, ${user.name}. Your account is ready.`)
       return reply.redirect('/profile', 303)

@@ -38,7 +38,10 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       return reply.redirect('/users', 303)
     }
     await usersRepository.update(id, { role: request.body.role })
+    // Their sessions end: they sign in again under the new role.
+    await sessionsRepository.revokeAllForUser(id)
     request.log.info({ userId: id, role: request.body.role }, 'role changed')
+    await fastify.auditLog.record(request, 'role_changed', { target: user, detail: { from: user.role, to: request.body.role } })
     reply.flash('success', `${user.uid} is now ${article}.`)
     return reply.redirect('/users', 303)
   })
@@ -66,6 +69,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     await sessionsRepository.revokeAllForUser(id)
     await usersRepository.delete(id)
     request.log.info({ userId: id }, 'user deleted')
+    await fastify.auditLog.record(request, 'user_deleted', { target: user })
     reply.flash('success', `${user.uid} was deleted.`)
     return reply.redirect('/users', 303)
   })

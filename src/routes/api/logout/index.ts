@@ -11,6 +11,7 @@ const logout: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Type.Object({ message: Type.String() }, { description: 'Signed out' }) }
     }
   }, async function destroy (request, reply) {
+    if (request.user !== null) await fastify.auditLog.record(request, 'sign_out', { target: request.user })
     await fastify.auth.signOut(request, reply)
     return { message: 'Signed out' }
   })

@@ -19,7 +19,7 @@ const signedIn = [{ cookieAuth: [] }]
  * actions addressed by id.
  */
 const users: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { usersRepository, passwordHasher, config } = fastify
+  const { usersRepository, sessionsRepository, passwordHasher, auditLog, config } = fastify
 
   async function findTarget (request: FastifyRequest, by: { id?: number, uid?: string }): Promise<User> {
     const user = by.id !== undefined
@@ -46,7 +46,15 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     const updated = await usersRepository.update(target.id, {
       name: body.name, dob: body.dob, hashmap: body.hashmap, role: body.role, password: body.password
     })
-    if (body.password !== undefined) await fastify.auth.renewAfterPasswordChange(request, reply, updated)
+    if (body.password !== undefined) {
+      const others = await fastify.auth.renewAfterPasswordChange(request, reply, updated)
+      await auditLog.record(request, 'password_changed', { target, detail: { otherSessionsEnded: others } })
+    }
+    if (body.role !== undefined && body.role !== target.role) {
+      // Their sessions end: they sign in again under the new role.
+      await sessionsRepository.revokeAllForUser(target.id)
+      await auditLog.record(request, 'role_changed', { target, detail: { from: target.role, to: body.role } })
+    }
     request.log.info({ userId: target.id, fields: Object.keys(body).filter(k => k !== 'password' && k !== 'currentPassword') }, 'user updated')
     return toPublicUser(updated)
   }
@@ -56,6 +64,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     if (target.id === request.user!.id) throw new SelfAdminChangeError()
     await usersRepository.delete(target.id)
     request.log.info({ userId: target.id }, 'user deleted')
+    await auditLog.record(request, 'user_deleted', { target })
     return { message: `Deleted user ${target.uid}` }
   }
 
@@ -91,6 +100,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     const { uid, name, password, dob, hashmap } = request.body
     const user = await usersRepository.create({ uid, name, password, dob, hashmap })
     request.log.info({ userId: user.id }, 'user created')
+    await auditLog.record(request, 'user_created', { actor: request.user ?? user, target: user, detail: { via: 'api' } })
     return reply.code(201).send(toPublicUser(user))
   })
 

@@ -23,6 +23,7 @@ CREATE TABLE "new_Session" (
     "lastSeenAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "expiresAt" DATETIME NOT NULL,
     "revokedAt" DATETIME,
+    "rotatedAt" DATETIME,
     "userAgent" TEXT NOT NULL DEFAULT '',
     "ip" TEXT NOT NULL DEFAULT '',
     CONSTRAINT "Session_userId_fkey" FOREIGN KEY ("userId") REFERENCES "User" ("id") ON DELETE CASCADE ON UPDATE CASCADE

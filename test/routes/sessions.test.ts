@@ -1,0 +1,278 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { test } from 'node:test'
+import type { FastifyInstance } from 'fastify'
+import { build, cookiesFrom, mergeCookies, signIn, submitForm } from '../helper.ts'
+import { createAdmin, createUser } from '../factories.ts'
+import { forge } from '../security/forge.ts'
+import { ROTATION_GRACE_MS } from '../../src/plugins/app/sessions-repository.ts'
+
+const nowSeconds = () => Math.floor(Date.now() / 1000)
+
+/** A session row and a token for it issued `ageSeconds` ago (lifetime: the configured TTL). */
+async function agedToken (app: FastifyInstance, userId: number, ageSeconds: number, key = app.config.jwt.secret) {
+  const ttl = app.config.jwt.ttlSeconds
+  const issuedAt = new Date(Date.now() - ageSeconds * 1000)
+  const session = await app.prisma.session.create({
+    data: { id: randomBytes(16).toString('base64url'), userId, createdAt: issuedAt, authenticatedAt: issuedAt, lastSeenAt: new Date(), expiresAt: new Date(issuedAt.getTime() + ttl * 1000) }
+  })
+  const iat = nowSeconds() - ageSeconds
+  const token = forge({ alg: 'HS256', typ: 'JWT' }, { sub: String(userId), jti: session.id, iss: app.config.jwt.issuer, aud: app.config.jwt.audience, iat, exp: iat + ttl }, key)
+  return { session, cookie: `${app.config.cookie.name}=${token}` }
+}
+
+const tokenCookie = (app: FastifyInstance, res: { cookies: Array<{ name: string, value: string }> }) =>
+  res.cookies.find(c => c.name === app.config.cookie.name && c.value !== '')
+
+const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString())
+
+test('a token past half its life is renewed on use: new jti, same sign-in time; the old one works only for a grace period', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const ttl = app.config.jwt.ttlSeconds
+  const { session, cookie } = await agedToken(app, user.id, Math.ceil(ttl * 0.6))
+
+  const res = await app.inject({ url: '/profile', headers: { cookie } })
+  assert.equal(res.statusCode, 200)
+  const renewed = tokenCookie(app, res)
+  assert.ok(renewed, 'a new cookie is set')
+  const claims = claimsOf(renewed.value)
+  assert.notEqual(claims.jti, session.id)
+  assert.equal(claims.exp - claims.iat, ttl)
+  const next = await app.prisma.session.findUniqueOrThrow({ where: { id: claims.jti } })
+  assert.equal(next.authenticatedAt.getTime(), session.authenticatedAt.getTime())
+  const old = await app.prisma.session.findUniqueOrThrow({ where: { id: session.id } })
+  assert.ok(old.rotatedAt instanceof Date)
+
+  // Requests already on their way with the old token still work, and do not renew again.
+  const inFlight = await app.inject({ url: '/api/id', headers: { cookie } })
+  assert.equal(inFlight.statusCode, 200)
+  assert.equal(tokenCookie(app, inFlight), undefined)
+  // After the grace period the old token is dead; the new one lives on.
+  await app.prisma.session.update({ where: { id: session.id }, data: { rotatedAt: new Date(Date.now() - ROTATION_GRACE_MS - 1000) } })
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).statusCode, 401)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie: `token=${renewed.value}` } })).statusCode, 200)
+  // The profile lists one device, not two.
+  const page = await app.inject({ url: '/profile', headers: { cookie: `token=${renewed.value}` } })
+  assert.equal((page.body.match(/\(this session\)/g) ?? []).length, 1)
+  assert.equal((page.body.match(/action="\/profile\/sessions\/[\w-]{22}\/revoke"/g) ?? []).length, 1)
+})
+
+test('a young token is not renewed', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const { cookie } = await agedToken(app, user.id, 60)
+  const res = await app.inject({ url: '/profile', headers: { cookie } })
+  assert.equal(res.statusCode, 200)
+  assert.equal(tokenCookie(app, res), undefined)
+})
+
+test('concurrent requests renew a token once', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const { cookie } = await agedToken(app, user.id, Math.ceil(app.config.jwt.ttlSeconds * 0.75))
+  const replies = await Promise.all(Array.from({ length: 5 }, () => app.inject({ url: '/api/id', headers: { cookie } })))
+  assert.ok(replies.every(r => r.statusCode === 200))
+  assert.equal(replies.filter(r => tokenCookie(app, r) !== undefined).length, 1)
+  assert.equal(await app.prisma.session.count({ where: { userId: user.id } }), 2)
+})
+
+test('no session outlives the absolute limit, renewals included', async (t) => {
+  const app = await build(t, { JWT_TTL: '3600', SESSION_MAX_AGE: '7200' })
+  const { user } = await createUser(app)
+  // Signed in 100 minutes ago, token 40 minutes old: renewal may add only the 20 minutes left.
+  const { session, cookie } = await agedToken(app, user.id, 40 * 60)
+  await app.prisma.session.update({ where: { id: session.id }, data: { authenticatedAt: new Date(Date.now() - 100 * 60 * 1000) } })
+  const res = await app.inject({ url: '/api/id', headers: { cookie } })
+  assert.equal(res.statusCode, 200)
+  const renewed = tokenCookie(app, res)
+  assert.ok(renewed)
+  const claims = claimsOf(renewed.value)
+  assert.ok(Math.abs(claims.exp - (nowSeconds() + 20 * 60)) <= 2, `exp ${claims.exp - nowSeconds()} s from now`)
+
+  const expired = await agedToken(app, user.id, 60)
+  await app.prisma.session.update({ where: { id: expired.session.id }, data: { authenticatedAt: new Date(Date.now() - 7201 * 1000) } })
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie: expired.cookie } })).statusCode, 401)
+  const page = await app.inject({ url: '/profile', headers: { cookie: expired.cookie } })
+  assert.equal(page.statusCode, 303)
+  assert.ok(page.cookies.some(c => c.name === 'token' && c.value === ''), 'the dead cookie is cleared')
+})
+
+test('a session unused for longer than the idle limit ends', async (t) => {
+  const app = await build(t, { SESSION_IDLE_TIMEOUT: '600' })
+  const { user } = await createUser(app)
+  const { session, cookie } = await agedToken(app, user.id, 60)
+  await app.prisma.session.update({ where: { id: session.id }, data: { lastSeenAt: new Date(Date.now() - 599 * 1000) } })
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).statusCode, 200, 'just inside the limit (and now touched)')
+  await app.prisma.session.update({ where: { id: session.id }, data: { lastSeenAt: new Date(Date.now() - 601 * 1000) } })
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).statusCode, 401)
+})
+
+test('key rotation: tokens of the previous key still work and are re-issued with the new one; unknown keys never', async (t) => {
+  const newKey = randomBytes(48).toString('base64url')
+  const oldKey = randomBytes(48).toString('base64url')
+  const app = await build(t, { JWT_SECRET: `${newKey},${oldKey}` })
+  const { user } = await createUser(app)
+  const { cookie } = await agedToken(app, user.id, 60, oldKey)
+  const res = await app.inject({ url: '/api/id', headers: { cookie } })
+  assert.equal(res.statusCode, 200)
+  const renewed = tokenCookie(app, res)
+  assert.ok(renewed, 'upgraded to the newest key on first use')
+  const header = JSON.parse(Buffer.from(renewed.value.split('.')[0], 'base64url').toString())
+  const newest = await app.inject({ url: '/api/id', headers: { cookie: `token=${renewed.value}` } })
+  assert.equal(newest.statusCode, 200)
+  assert.equal(tokenCookie(app, newest), undefined)
+  assert.equal(typeof header.kid, 'string')
+
+  const stranger = await agedToken(app, user.id, 60, randomBytes(48).toString('base64url'))
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie: stranger.cookie } })).statusCode, 401)
+
+  // Once the old key leaves JWT_SECRET, its tokens stop working.
+  const later = await build(t, { JWT_SECRET: newKey })
+  const { user: other } = await createUser(later)
+  const leftover = await agedToken(later, other.id, 60, oldKey)
+  assert.equal((await later.inject({ url: '/api/id', headers: { cookie: leftover.cookie } })).statusCode, 401)
+})
+
+test('forms stay valid when the token is renewed between showing and sending them', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const { cookie } = await agedToken(app, user.id, 60)
+  const page = await app.inject({ url: '/profile', headers: { cookie } })
+  const token = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]
+  const formCookies = mergeCookies(cookie, cookiesFrom(page))
+  // Renew the session in between (as another tab would).
+  const aged = await app.prisma.session.findFirstOrThrow({ where: { userId: user.id } })
+  const { cookie: renewedFrom } = await agedToken(app, user.id, Math.ceil(app.config.jwt.ttlSeconds * 0.9))
+  await app.prisma.session.update({ where: { id: claimsOf(renewedFrom.split('=')[1]).jti }, data: { authenticatedAt: aged.authenticatedAt } })
+  const renewal = await app.inject({ url: '/users', headers: { cookie: renewedFrom } })
+  const renewed = tokenCookie(app, renewal)!
+  const res = await app.inject({
+    method: 'POST',
+    url: '/profile',
+    headers: { cookie: mergeCookies(formCookies, `token=${renewed.value}`), 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ name: 'Still Me', dob: '', _csrf: token }).toString()
+  })
+  assert.equal(res.statusCode, 303)
+  assert.equal((await app.usersRepository.findById(user.id))?.name, 'Still Me')
+})
+
+test('ended sessions are pruned in batches; live ones stay', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const day = 24 * 3600 * 1000
+  const long = new Date(Date.now() - 2 * day)
+  const base = { userId: user.id, userAgent: '', ip: '' }
+  const rows = [
+    { ...base, id: 'expired-long-ago', expiresAt: long },
+    { ...base, id: 'revoked-long-ago', expiresAt: new Date(Date.now() + day), revokedAt: long },
+    { ...base, id: 'rotated-long-ago', expiresAt: new Date(Date.now() + day), rotatedAt: long },
+    { ...base, id: 'expired-recently', expiresAt: new Date(Date.now() - 1000) },
+    { ...base, id: 'live', expiresAt: new Date(Date.now() + day) }
+  ]
+  for (const data of rows) await app.prisma.session.create({ data })
+  for (let i = 0; i < 1200; i++) await app.prisma.session.create({ data: { ...base, id: `bulk-${i}`, expiresAt: long } })
+  assert.equal(await app.sessionsRepository.prune(), 1203)
+  const left = (await app.prisma.session.findMany({ select: { id: true } })).map(s => s.id).sort()
+  assert.deepEqual(left, ['expired-recently', 'live'])
+})
+
+test('the profile lists devices by opaque handles and signs one out, or every other one', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const cookie = await signIn(app, user.id)
+  const laptop = await signIn(app, user.id)
+  const phone = await signIn(app, user.id)
+  const page = await app.inject({ url: '/profile', headers: { cookie } })
+  const handles = [...page.body.matchAll(/action="\/profile\/sessions\/([\w-]{22})\/revoke"/g)].map(m => m[1])
+  assert.equal(handles.length, 3)
+  const jtis = (await app.prisma.session.findMany()).map(s => s.id)
+  for (const jti of jtis) assert.ok(!page.body.includes(jti), 'no token id in the page')
+
+  // Sign out the laptop: find its handle through the API as the laptop sees itself.
+  const laptopView = (await app.inject({ url: '/api/sessions', headers: { cookie: laptop } })).json() as Array<{ id: string, current: boolean }>
+  const laptopHandle = laptopView.find(s => s.current)!.id
+  const one = await submitForm(app, `/profile/sessions/${laptopHandle}/revoke`, {}, { cookie })
+  assert.equal(one.statusCode, 303)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie: laptop } })).statusCode, 401)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie: phone } })).statusCode, 200)
+
+  const others = await submitForm(app, '/profile/sessions/others/revoke', {}, { cookie })
+  assert.equal(others.statusCode, 303)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie: phone } })).statusCode, 401)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).statusCode, 200)
+  const events = await app.prisma.auditEvent.findMany({ where: { type: 'session_revoked' } })
+  assert.equal(events.length, 2)
+
+  const unknown = await submitForm(app, `/profile/sessions/${'x'.repeat(22)}/revoke`, {}, { cookie })
+  assert.equal(unknown.statusCode, 303)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).statusCode, 200)
+  const malformed = await submitForm(app, '/profile/sessions/not-a-handle/revoke', {}, { cookie })
+  assert.equal(malformed.statusCode, 404)
+
+  const self = (await app.inject({ url: '/api/sessions', headers: { cookie } })).json() as Array<{ id: string }>
+  const own = await submitForm(app, `/profile/sessions/${self[0].id}/revoke`, {}, { cookie })
+  assert.equal(own.headers.location, '/login?signed_out=1')
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).statusCode, 401)
+})
+
+test('/api/sessions lists, signs out one and signs out every other session', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const { user: stranger } = await createUser(app)
+  const cookie = await signIn(app, user.id)
+  const other = await signIn(app, user.id)
+  const strangerCookie = await signIn(app, stranger.id)
+  const list = (await app.inject({ url: '/api/sessions', headers: { cookie } })).json() as Array<{ id: string, current: boolean, device: string }>
+  assert.equal(list.length, 2)
+  assert.equal(list.filter(s => s.current).length, 1)
+  const strangers = (await app.inject({ url: '/api/sessions', headers: { cookie: strangerCookie } })).json() as Array<{ id: string }>
+  // Someone else's session handle is not yours to revoke.
+  assert.equal((await app.inject({ method: 'DELETE', url: `/api/sessions/${strangers[0].id}`, headers: { cookie } })).statusCode, 404)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie: strangerCookie } })).statusCode, 200)
+  const target = list.find(s => !s.current)!
+  assert.equal((await app.inject({ method: 'DELETE', url: `/api/sessions/${target.id}`, headers: { cookie } })).statusCode, 200)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie: other } })).statusCode, 401)
+  const again = await signIn(app, user.id)
+  const all = await app.inject({ method: 'DELETE', url: '/api/sessions', headers: { cookie } })
+  assert.deepEqual(all.json(), { message: 'Signed out everywhere else', revoked: 1 })
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie: again } })).statusCode, 401)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).statusCode, 200)
+})
+
+test('a role change or a deletion ends the affected user\'s sessions at once and is audited', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const { user: second } = await createUser(app)
+  const { user: admin } = await createAdmin(app)
+  const adminCookie = await signIn(app, admin.id)
+  const userCookie = await signIn(app, user.id)
+  const secondCookie = await signIn(app, second.id)
+
+  const page = await submitForm(app, `/users/${user.id}/role`, { role: 'Admin' }, { cookie: adminCookie, page: '/users' })
+  assert.equal(page.statusCode, 303)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie: userCookie } })).statusCode, 401)
+
+  const api = await app.inject({ method: 'PUT', url: `/api/users/${second.id}`, headers: { cookie: adminCookie, 'content-type': 'application/json' }, payload: { role: 'Admin' } })
+  assert.equal(api.statusCode, 200)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie: secondCookie } })).statusCode, 401)
+
+  const del = await app.inject({ method: 'DELETE', url: `/api/users/${second.id}`, headers: { cookie: adminCookie } })
+  assert.equal(del.statusCode, 200)
+  const types = (await app.prisma.auditEvent.findMany({ orderBy: { id: 'asc' } })).map(e => `${e.type}:${e.actorUid}:${e.targetUid}`)
+  assert.deepEqual(types, [`role_changed:${admin.uid}:${user.uid}`, `role_changed:${admin.uid}:${second.uid}`, `user_deleted:${admin.uid}:${second.uid}`])
+})
+
+test('sign-out, sign-up and password changes are audited without secrets', async (t) => {
+  const app = await build(t)
+  const created = await submitForm(app, '/signup', { name: 'Audit Me', uid: 'audited', password: 'first-password-1' }, { page: '/signup' })
+  const cookie = mergeCookies(cookiesFrom(created))
+  await submitForm(app, '/profile/password', { currentPassword: 'first-password-1', newPassword: 'second-password-2' }, { cookie })
+  const fresh = await signIn(app, (await app.usersRepository.findByUid('audited'))!.id)
+  await submitForm(app, '/logout', {}, { cookie: fresh })
+  const events = await app.prisma.auditEvent.findMany({ orderBy: { id: 'asc' } })
+  assert.deepEqual(events.map(e => e.type), ['user_created', 'password_changed', 'sign_out'])
+  assert.ok(events.every(e => e.targetUid === 'audited'))
+  const text = JSON.stringify(events)
+  assert.doesNotMatch(text, /first-password|second-password|\$argon2/)
+})
