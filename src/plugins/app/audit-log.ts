@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
-import type { PrismaClient } from '../../generated/prisma/client.ts'
+import type { Prisma, PrismaClient } from '../../generated/prisma/client.ts'
+import { normalizeUid } from './users-repository.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,6 +13,10 @@ export const AUDIT_EVENT_TYPES = [
   'sign_in', 'sign_in_failed', 'sign_out', 'session_revoked', 'password_changed', 'role_changed', 'user_created', 'user_deleted'
 ] as const
 export type AuditEventType = typeof AUDIT_EVENT_TYPES[number]
+
+export function isAuditEventType (value: unknown): value is AuditEventType {
+  return typeof value === 'string' && (AUDIT_EVENT_TYPES as readonly string[]).includes(value)
+}
 
 export interface AuditParty {
   id: number
@@ -25,6 +30,58 @@ export interface AuditEntry {
   target?: { id: number | null, uid: string } | null
   /** Extra facts. Never a password, hash or token. */
   detail?: Record<string, string | number | boolean | null>
+}
+
+/** What the audit page may narrow the trail by. */
+export interface AuditFilters {
+  type?: AuditEventType
+  /** A user id, matched against the actor and the target after normalisation (as sign-in does). */
+  uid?: string
+  /** Events at or after this instant. */
+  from?: Date
+  /** Events before this instant (exclusive: pass the next midnight to include a whole day). */
+  to?: Date
+  /** 1-based; out-of-range pages are clamped to the first or last one. */
+  page: number
+}
+
+// Only what the audit page shows: no more columns leave the database than are rendered.
+const LIST_SELECT = {
+  id: true,
+  createdAt: true,
+  type: true,
+  actorId: true,
+  actorUid: true,
+  targetId: true,
+  targetUid: true,
+  ip: true,
+  userAgent: true,
+  detail: true
+} satisfies Prisma.AuditEventSelect
+
+export type AuditEventRow = Prisma.AuditEventGetPayload<{ select: typeof LIST_SELECT }>
+
+export interface AuditPage {
+  events: AuditEventRow[]
+  total: number
+  page: number
+  pages: number
+}
+
+function whereFor (filters: AuditFilters): Prisma.AuditEventWhereInput {
+  const where: Prisma.AuditEventWhereInput = {}
+  if (filters.type !== undefined) where.type = filters.type
+  if (filters.uid !== undefined) {
+    const uid = normalizeUid(filters.uid)
+    if (uid !== '') where.OR = [{ actorUid: uid }, { targetUid: uid }]
+  }
+  if (filters.from !== undefined || filters.to !== undefined) {
+    where.createdAt = {
+      ...(filters.from === undefined ? {} : { gte: filters.from }),
+      ...(filters.to === undefined ? {} : { lt: filters.to })
+    }
+  }
+  return where
 }
 
 /**
@@ -52,6 +109,24 @@ export function createAuditLog ({ prisma }: { prisma: PrismaClient }) {
       } catch (err) {
         request.log.error({ err, auditEvent: type }, 'could not write the audit event')
       }
+    },
+
+    /** One page of events matching `filters`, newest first, with the total and page count. */
+    async list (filters: AuditFilters, pageSize = 50): Promise<AuditPage> {
+      const take = Math.max(1, Math.trunc(pageSize))
+      const where = whereFor(filters)
+      const total = await prisma.auditEvent.count({ where })
+      const pages = Math.max(1, Math.ceil(total / take))
+      const page = Math.min(Math.max(1, Math.trunc(filters.page) || 1), pages)
+      const events = await prisma.auditEvent.findMany({
+        where,
+        // The id breaks ties between events written in the same millisecond.
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        skip: (page - 1) * take,
+        take,
+        select: LIST_SELECT
+      })
+      return { events, total, page, pages }
     }
   }
 }

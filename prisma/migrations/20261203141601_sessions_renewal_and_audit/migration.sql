@@ -45,3 +45,6 @@ CREATE INDEX "AuditEvent_type_createdAt_idx" ON "AuditEvent"("type", "createdAt"
 
 -- CreateIndex
 CREATE INDEX "AuditEvent_targetUid_createdAt_idx" ON "AuditEvent"("targetUid", "createdAt");
+
+-- CreateIndex
+CREATE INDEX "AuditEvent_actorUid_createdAt_idx" ON "AuditEvent"("actorUid", "createdAt");
