@@ -33,6 +33,11 @@ test('S21 repeated failed sign-ins are throttled per client', async (t) => {
   const { app, logs } = await buildLogged(t, { LOGIN_RATE_LIMIT: '5', LOGIN_RATE_WINDOW_SECONDS: '60' })
   const { user, password } = await createUser(app)
   const { user: other, password: otherPassword } = await createUser(app)
+  const { user: spare } = await createUser(app)
+  // The per-account throttle's clock stands still here, so its waits never run out halfway
+  // through; a subtest moves it on explicitly (test/plugins/login-throttle.test.ts has the rest).
+  let now = Date.now()
+  t.mock.method(app.loginThrottle, 'now', () => now)
   const port = await listen(app)
   const form = await loginForm(port)
   const name = app.config.cookie.name
@@ -78,6 +83,22 @@ test('S21 repeated failed sign-ins are throttled per client', async (t) => {
     assert.ok(authCookieSet(res, name))
   })
 
+  await t.test('the account itself is held for every client after 5 failures: the right password from a fresh address gets 429', async () => {
+    const res = await post(user.uid, password, { localAddress: '127.0.0.5' })
+    assert.equal(res.status, 429)
+    const retryAfter = Number(res.headers['retry-after'])
+    assert.ok(Number.isInteger(retryAfter) && retryAfter > 0, `Retry-After: ${res.headers['retry-after']}`)
+    assert.match(res.body, /Please wait \d+ seconds? before trying again\./)
+    assert.ok(!authCookieSet(res, name), 'no session cookie')
+  })
+
+  await t.test('once the account\'s wait is over, the right password signs in (no permanent lockout)', async () => {
+    now += 2_000
+    const res = await post(user.uid, password, { localAddress: '127.0.0.5' })
+    assert.equal(res.status, 303)
+    assert.ok(authCookieSet(res, name))
+  })
+
   await t.test('password spraying (many users, one password) from one client is throttled too', async () => {
     const statuses: number[] = []
     for (let i = 0; i < 10; i++) {
@@ -87,9 +108,11 @@ test('S21 repeated failed sign-ins are throttled per client', async (t) => {
   })
 
   await t.test('the JSON sign-in is throttled the same way', async () => {
+    // An account with no failures yet: `user` is now held by the per-account throttle as well,
+    // which would answer 429 from the first try and hide what this subtest checks (per client).
     const statuses: number[] = []
     for (let i = 0; i < 7; i++) {
-      const res = await httpRequest(port, { method: 'POST', path: '/api/authenticate', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ uid: user.uid, password: `wrong-${i}` }), localAddress: '127.0.0.4' })
+      const res = await httpRequest(port, { method: 'POST', path: '/api/authenticate', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ uid: spare.uid, password: `wrong-${i}` }), localAddress: '127.0.0.4' })
       statuses.push(res.status)
       if (res.status === 429) assert.ok(Number(res.headers['retry-after']) > 0)
     }
@@ -106,7 +129,9 @@ test('S21 repeated failed sign-ins are throttled per client', async (t) => {
 })
 
 test('S22 sign-in failures do not reveal whether a user exists', async (t) => {
-  const { app, user } = await setup(t)
+  // Dozens of failures per user id follow: the per-account throttle is set out of the way so
+  // every one reaches the password check (the throttle's own S22 case is the next test).
+  const { app, user } = await setup(t, { LOGIN_ACCOUNT_FREE_ATTEMPTS: '100000' })
   const unknown = 'no-such-user-here'
 
   const api = (uid: string, password: string) => app.inject({ method: 'POST', url: '/api/authenticate', payload: { uid, password } })
@@ -166,6 +191,41 @@ test('S22 sign-in failures do not reveal whether a user exists', async (t) => {
     }
     const gap = Math.abs(median(unknownTimes) - median(knownTimes))
     assert.ok(gap < 20, `median gap ${gap.toFixed(2)} ms`)
+  })
+})
+
+test('S22 the per-account throttle answers unknown and known user ids alike', async (t) => {
+  const { app, user, password } = await setup(t)
+  t.mock.method(app.loginThrottle, 'now', () => 1_700_000_000_000)
+  const unknown = 'no-such-user-here'
+  const free = app.config.accountThrottle.freeAttempts
+  const api = (uid: string, pw: string) => app.inject({ method: 'POST', url: '/api/authenticate', payload: { uid, password: pw } })
+  const headerNames = (res: Awaited<ReturnType<typeof api>>) => Object.keys(res.headers).filter(h => h !== 'date').sort()
+
+  await t.test('the API: the same 401s, then the same 429 with the same Retry-After, body and header names', async () => {
+    for (let i = 0; i < free; i++) {
+      assert.equal((await api(unknown, `wrong-${i}`)).statusCode, 401)
+      assert.equal((await api(user.uid, `wrong-${i}`)).statusCode, 401)
+    }
+    const a = await api(unknown, 'wrong-again')
+    const b = await api(user.uid, password)
+    assert.equal(a.statusCode, 429)
+    assert.equal(b.statusCode, 429, 'the right password during the wait is refused like any other')
+    assert.equal(a.body, b.body)
+    assert.equal(a.headers['retry-after'], b.headers['retry-after'])
+    assert.deepEqual(headerNames(a), headerNames(b))
+    assert.deepEqual(setCookieLines(b), [])
+  })
+
+  await t.test('the form: the same 429 page for both, apart from the echoed user id', async () => {
+    const a = await submitForm(app, '/login', { uid: unknown, password: 'wrong-again' })
+    const b = await submitForm(app, '/login', { uid: user.uid, password })
+    assert.equal(a.statusCode, 429)
+    assert.equal(b.statusCode, 429)
+    const normalise = (body: string, uid: string) => body.replaceAll(uid, '{uid}').replace(/name="_csrf" value="[^"]+"/g, '')
+    assert.equal(normalise(a.body, unknown), normalise(b.body, user.uid))
+    assert.equal(a.headers['retry-after'], b.headers['retry-after'])
+    assert.deepEqual(setCookieLinesFor(b, app.config.cookie.name), [])
   })
 })
 

@@ -5,6 +5,7 @@ import { createHmac } from 'node:crypto'
 import type { Session, User } from '../../generated/prisma/client.ts'
 import { deriveKey } from '../../lib/keys.ts'
 import type { SessionWithUser } from './sessions-repository.ts'
+import { normalizeUid } from './users-repository.ts'
 import { ForbiddenError, UnauthorizedError } from '../../lib/errors.ts'
 import { returnTo } from '../../lib/next-path.ts'
 import type { Role } from '../../schemas/users.ts'
@@ -46,6 +47,11 @@ export interface SignInMeta {
   ip: string
 }
 
+export type SignInResult =
+  | { outcome: 'signed_in', user: User }
+  | { outcome: 'throttled', retryAfterSeconds: number }
+  | { outcome: 'bad_credentials' }
+
 interface Verified {
   session: SessionWithUser
   user: CurrentUser
@@ -66,7 +72,13 @@ function currentUser (session: SessionWithUser): CurrentUser {
 }
 
 export function createAuth (fastify: FastifyInstance) {
-  const { config, usersRepository, sessionsRepository, passwordHasher } = fastify
+  const { config, usersRepository, sessionsRepository, passwordHasher, loginThrottle, auditLog } = fastify
+
+  /** The audit row of a failed attempt: whom it aimed at (normalised; no id for unknown ones) and why. */
+  async function recordFailure (request: FastifyRequest, uid: string, account: User | null, reason: 'bad_credentials' | 'throttled') {
+    request.log.info({ uid, reason }, 'sign-in failed')
+    await auditLog.record(request, 'sign_in_failed', { target: { id: account?.id ?? null, uid: account?.uid ?? normalizeUid(uid) }, detail: { reason } })
+  }
   const cookieOptions: CookieSerializeOptions = {
     path: '/',
     httpOnly: true,
@@ -106,16 +118,33 @@ export function createAuth (fastify: FastifyInstance) {
     cookieName: config.cookie.name,
 
     /**
-     * The user for a sign-in attempt, or null. Unknown users cost the same hashing work as
-     * known ones, so response times do not reveal which user ids exist.
+     * A sign-in attempt, start to end, for the form and the API alike:
+     * 1. the account's wait (per-account throttle) comes first: during it no password is
+     *    checked, not even the right one;
+     * 2. the password: unknown user ids cost the same hashing and get the same answer;
+     * 3. signed in: a new session and cookie, the account's failures forgotten.
+     * Every outcome is written to the audit trail.
      */
-    async verifyCredentials (uid: string, password: string): Promise<User | null> {
-      const user = await usersRepository.findByUid(uid)
-      if (user === null) {
-        await passwordHasher.verifyDummy(password)
-        return null
+    async attemptSignIn (request: FastifyRequest, reply: FastifyReply, uid: string, password: string): Promise<SignInResult> {
+      const verdict = await loginThrottle.attempt(uid)
+      if (!verdict.allowed) {
+        const account = await usersRepository.findByUid(uid)
+        await recordFailure(request, uid, account, 'throttled')
+        return { outcome: 'throttled', retryAfterSeconds: verdict.retryAfterSeconds }
       }
-      return await passwordHasher.verify(user.passwordHash, password) ? user : null
+      const account = await usersRepository.findByUid(uid)
+      const verified = account === null
+        ? await passwordHasher.verifyDummy(password).then(() => false)
+        : await passwordHasher.verify(account.passwordHash, password)
+      if (account === null || !verified) {
+        await recordFailure(request, uid, account, 'bad_credentials')
+        return { outcome: 'bad_credentials' }
+      }
+      await loginThrottle.succeeded(uid)
+      await this.signIn(reply, account, metaOf(request))
+      await auditLog.record(request, 'sign_in', { actor: account })
+      request.log.info({ userId: account.id }, 'signed in')
+      return { outcome: 'signed_in', user: account }
     },
 
     /** Starts a session: a Session row, a signed token naming it, and the cookie carrying the token. */
@@ -231,4 +260,4 @@ export default fp(async function auth (fastify) {
     if (request.user === null) throw new UnauthorizedError()
     if (request.user.role !== 'Admin') throw new ForbiddenError()
   })
-}, { name: 'auth', dependencies: ['users-repository', 'sessions-repository', 'password-hasher'] })
+}, { name: 'auth', dependencies: ['users-repository', 'sessions-repository', 'password-hasher', 'login-throttle', 'audit-log'] })

@@ -74,8 +74,27 @@ function parseDob (dob: string | null | undefined, fields: Record<string, string
   return date
 }
 
+const HASHMAP_MAX_DEPTH = 8
+
+/** Nesting depth of a JSON value, counted without recursion (a hostile body can nest thousands deep). */
+function depthOf (value: unknown, limit: number): number {
+  let deepest = 0
+  const stack: Array<[unknown, number]> = [[value, 1]]
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!
+    if (node === null || typeof node !== 'object') continue
+    deepest = Math.max(deepest, depth)
+    if (deepest > limit) return deepest
+    for (const child of Object.values(node)) stack.push([child, depth + 1])
+  }
+  return deepest
+}
+
 function checkHashmap (hashmap: Record<string, unknown> | undefined, fields: Record<string, string>): void {
-  if (hashmap !== undefined && Buffer.byteLength(JSON.stringify(hashmap)) > HASHMAP_MAX_BYTES) {
+  if (hashmap === undefined) return
+  if (depthOf(hashmap, HASHMAP_MAX_DEPTH) > HASHMAP_MAX_DEPTH) {
+    fields.hashmap = `Extra attributes: at most ${HASHMAP_MAX_DEPTH} levels of nesting.`
+  } else if (Buffer.byteLength(JSON.stringify(hashmap)) > HASHMAP_MAX_BYTES) {
     fields.hashmap = `Extra attributes: at most ${HASHMAP_MAX_BYTES} bytes of JSON.`
   }
 }

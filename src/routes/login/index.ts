@@ -4,11 +4,15 @@ import { CsrfField } from '../../schemas/common.ts'
 import { PasswordInput, UidInput } from '../../schemas/users.ts'
 import { safeNextPath } from '../../lib/next-path.ts'
 import { credentialAttempts } from '../../lib/rate-limits.ts'
+import { throttledMessage } from '../../plugins/app/login-throttle.ts'
 
 const NextParam = Type.String({ maxLength: 2048 })
 const FAILED = 'Incorrect user id or password.'
 
-/** The sign-in form (GET) and its handler (POST): a session cookie, then back to `next`. */
+/**
+ * The sign-in form (GET) and its handler (POST): a session cookie, then back to `next`.
+ * Throttled per client IP (`credentialAttempts`) and per user id (`fastify.loginThrottle`).
+ */
 const login: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {
     // Links carry other query keys too (campaign tags…): they are ignored, not refused.
@@ -41,14 +45,17 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
     if (uid.trim() === '' || password === '') {
       return reply.code(422).viewAsync('pages/login/new', { next, uid, error: 'Enter your user id and password.' })
     }
-    const user = await fastify.auth.verifyCredentials(uid, password)
-    if (user === null) {
-      request.log.info({ uid }, 'sign-in failed')
+    const result = await fastify.auth.attemptSignIn(request, reply, uid, password)
+    if (result.outcome === 'throttled') {
+      // The form again, saying how long to wait, so the visitor can retry from the same page.
+      return reply.code(429).header('retry-after', String(result.retryAfterSeconds))
+        .viewAsync('pages/login/new', { next, uid, error: throttledMessage(result.retryAfterSeconds) })
+    }
+    if (result.outcome === 'bad_credentials') {
       // The typed user id is kept; the password never comes back.
       return reply.code(401).viewAsync('pages/login/new', { next, uid, error: FAILED })
     }
-    await fastify.auth.signIn(reply, user, { userAgent: request.headers['user-agent'] ?? '', ip: request.ip })
-    request.log.info({ userId: user.id }, 'signed in')
+    const { user } = result
     reply.flash('success', `Welcome back, ${user.name}.`)
     return reply.redirect(next ?? '/', 303)
   })

@@ -192,3 +192,17 @@ test('GET /api/openapi.json serves an OpenAPI 3.1 document of the API only', asy
   assert.ok(doc.paths['/api/authenticate'].post)
   assert.equal(doc.paths['/login'], undefined)
 })
+
+test('a hashmap nested deeper than allowed is a 400, even thousands of levels deep', async (t) => {
+  const app = await build(t)
+  const before = await snapshot(app)
+  for (const depth of [9, 5000]) {
+    const payload = `{"uid":"deep${depth}","name":"D","password":"long-enough-1","hashmap":{"a":${'['.repeat(depth)}${']'.repeat(depth)}}}`
+    const res = await app.inject({ method: 'POST', url: '/api/users', headers: json(), payload })
+    assert.equal(res.statusCode, 400, String(depth))
+    assert.match(res.json().message, /levels of nesting/)
+  }
+  assert.deepEqual(await snapshot(app), before)
+  const ok = await app.inject({ method: 'POST', url: '/api/users', headers: json(), payload: { uid: 'shallow', name: 'S', password: 'long-enough-1', hashmap: { a: { b: [1, 2, { c: true }] } } } })
+  assert.equal(ok.statusCode, 201)
+})

@@ -5,8 +5,12 @@ import { PasswordInput, PublicUserSchema, UidInput } from '../../../schemas/user
 import { toPublicUser } from '../../../plugins/app/users-repository.ts'
 import { InvalidCredentialsError } from '../../../lib/errors.ts'
 import { credentialAttempts } from '../../../lib/rate-limits.ts'
+import { SignInThrottledError } from '../../../plugins/app/login-throttle.ts'
 
-/** POST /api/authenticate {uid, password}: the Flask API's sign-in; sets the same cookie as the form. */
+/**
+ * POST /api/authenticate {uid, password}: the Flask API's sign-in; sets the same cookie as the
+ * form. Throttled per client IP (`credentialAttempts`) and per user id (`fastify.loginThrottle`).
+ */
 const authenticate: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/', {
     bodyLimit: 16 * 1024,
@@ -24,13 +28,11 @@ const authenticate: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async function create (request, reply) {
-    const user = await fastify.auth.verifyCredentials(request.body.uid, request.body.password)
-    if (user === null) {
-      request.log.info({ uid: request.body.uid }, 'sign-in failed')
-      throw new InvalidCredentialsError()
-    }
-    await fastify.auth.signIn(reply, user, { userAgent: request.headers['user-agent'] ?? '', ip: request.ip })
-    request.log.info({ userId: user.id }, 'signed in')
+    const { uid, password } = request.body
+    const result = await fastify.auth.attemptSignIn(request, reply, uid, password)
+    if (result.outcome === 'throttled') throw new SignInThrottledError(result.retryAfterSeconds)
+    if (result.outcome === 'bad_credentials') throw new InvalidCredentialsError()
+    const { user } = result
     return { message: `Authentication for ${user.uid} successful`, user: toPublicUser(user) }
   })
 }
