@@ -8,7 +8,7 @@ test('after signing out, Back shows nothing protected and /profile asks to sign 
   await expect(page.getByRole('heading', { name: 'Your profile' })).toBeVisible()
   await expect(page.getByRole('definition').filter({ hasText: user.uid })).toBeVisible()
 
-  await page.getByRole('button', { name: 'Sign out' }).click()
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Sign out' }).click()
   await expect(page).toHaveURL('/login?signed_out=1')
   await expect(page.getByRole('status')).toHaveText('You have been signed out.')
   await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sign in' })).toBeVisible()
