@@ -26,6 +26,7 @@ const EnvSchema = Type.Object({
   SESSION_IDLE_TIMEOUT: Type.Integer({ minimum: 60, default: 2 * 3600 }),
   SESSION_MAX_AGE: Type.Integer({ minimum: 60, default: 7 * 24 * 3600 }),
   SESSION_PRUNE_INTERVAL: Type.Integer({ minimum: 0, default: 3600 }),
+  SESSION_CACHE_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 5000 }),
   CROSS_SITE_COOKIES: Boolish(false),
   COOKIE_NAME: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' })),
   COOKIE_SECURE: Boolish(),
@@ -74,6 +75,8 @@ export interface Config {
     maxAgeSeconds: number
     /** How often ended sessions are deleted (seconds; 0: never). */
     pruneIntervalSeconds: number
+    /** How long a verified session is reused from memory (ms; 0: always read the database). */
+    cacheMs: number
   }
   cookie: {
     name: string
@@ -217,7 +220,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, options: { dot
     session: {
       idleTimeoutSeconds: raw.SESSION_IDLE_TIMEOUT,
       maxAgeSeconds: raw.SESSION_MAX_AGE,
-      pruneIntervalSeconds: raw.SESSION_PRUNE_INTERVAL
+      pruneIntervalSeconds: raw.SESSION_PRUNE_INTERVAL,
+      cacheMs: raw.SESSION_CACHE_MS
     },
     // `__Host-` cookies must be Secure, Path=/ and have no Domain: the browser enforces it.
     cookie: { name: raw.COOKIE_NAME ?? (secure ? '__Host-token' : 'token'), secure, sameSite: crossSite ? 'none' as const : 'lax' as const },

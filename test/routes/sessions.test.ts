@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
-import type { FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import appPlugin, { serverOptions } from '../../src/app.ts'
 import { build, cookiesFrom, mergeCookies, signIn, submitForm } from '../helper.ts'
 import { createAdmin, createUser } from '../factories.ts'
 import { forge } from '../security/forge.ts'
@@ -26,8 +28,11 @@ const tokenCookie = (app: FastifyInstance, res: { cookies: Array<{ name: string,
 
 const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString())
 
+// Tests that change session rows behind the app's back read the database on every request.
+const NO_CACHE = { SESSION_CACHE_MS: '0' }
+
 test('a token past half its life is renewed on use: new jti, same sign-in time; the old one works only for a grace period', async (t) => {
-  const app = await build(t)
+  const app = await build(t, NO_CACHE)
   const { user } = await createUser(app)
   const ttl = app.config.jwt.ttlSeconds
   const { session, cookie } = await agedToken(app, user.id, Math.ceil(ttl * 0.6))
@@ -99,7 +104,7 @@ test('no session outlives the absolute limit, renewals included', async (t) => {
 })
 
 test('a session unused for longer than the idle limit ends', async (t) => {
-  const app = await build(t, { SESSION_IDLE_TIMEOUT: '600' })
+  const app = await build(t, { SESSION_IDLE_TIMEOUT: '600', ...NO_CACHE })
   const { user } = await createUser(app)
   const { session, cookie } = await agedToken(app, user.id, 60)
   await app.prisma.session.update({ where: { id: session.id }, data: { lastSeenAt: new Date(Date.now() - 599 * 1000) } })
@@ -275,4 +280,59 @@ test('sign-out, sign-up and password changes are audited without secrets', async
   assert.ok(events.every(e => e.targetUid === 'audited'))
   const text = JSON.stringify(events)
   assert.doesNotMatch(text, /first-password|second-password|\$argon2/)
+})
+
+test('the session cache serves repeat requests from memory, and revocation on this instance is immediate', async (t) => {
+  const app = await build(t, { SESSION_CACHE_MS: '60000' })
+  const { user } = await createUser(app)
+  const cookie = await signIn(app, user.id)
+  const other = await signIn(app, user.id)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).statusCode, 200)
+  assert.equal(app.sessionCache.size, 1)
+  // A row changed behind the app's back is not seen until the entry expires: proof the cache answers.
+  const jti = claimsOf(cookie.split('=')[1]).jti
+  await app.prisma.session.update({ where: { id: jti }, data: { revokedAt: new Date() } })
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).statusCode, 200)
+  // Every revocation path of the app itself forgets the entry at once.
+  await app.prisma.session.update({ where: { id: jti }, data: { revokedAt: null } })
+  assert.equal((await app.inject({ method: 'POST', url: '/api/logout', headers: { cookie } })).statusCode, 200)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).statusCode, 401)
+
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie: other } })).statusCode, 200)
+  await app.sessionsRepository.revokeAllForUser(user.id)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie: other } })).statusCode, 401)
+})
+
+test('cached sessions never show stale names or roles after a change on this instance', async (t) => {
+  const app = await build(t, { SESSION_CACHE_MS: '60000' })
+  const { user } = await createUser(app, { name: 'Before' })
+  const cookie = await signIn(app, user.id)
+  assert.match((await app.inject({ url: '/', headers: { cookie } })).body, /Before/)
+  const saved = await submitForm(app, '/profile', { name: 'After', dob: '' }, { cookie })
+  assert.equal(saved.statusCode, 303)
+  const home = await app.inject({ url: '/', headers: { cookie } })
+  assert.match(home.body, /data-testid="current-user">After/)
+
+  const { user: admin } = await createAdmin(app)
+  const adminCookie = await signIn(app, admin.id)
+  assert.equal((await app.inject({ url: '/audit', headers: { cookie: adminCookie } })).statusCode, 200)
+  await app.usersRepository.update(admin.id, { role: 'User' })
+  assert.equal((await app.inject({ url: '/audit', headers: { cookie: adminCookie } })).statusCode, 403)
+  await app.usersRepository.delete(user.id)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).statusCode, 401)
+})
+
+test('another instance sees a revocation within the cache time', async (t) => {
+  const first = await build(t, { SESSION_CACHE_MS: '300' })
+  const { user } = await createUser(first)
+  const cookie = await signIn(first, user.id)
+  // A second app on the same database file, as a second process would be.
+  const second = Fastify({ ...serverOptions(first.config), logger: false })
+  await second.register(fp(appPlugin), { config: first.config })
+  t.after(() => second.close())
+  assert.equal((await second.inject({ url: '/api/id', headers: { cookie } })).statusCode, 200)
+  assert.equal((await first.inject({ method: 'POST', url: '/api/logout', headers: { cookie } })).statusCode, 200)
+  assert.equal((await first.inject({ url: '/api/id', headers: { cookie } })).statusCode, 401, 'this instance: at once')
+  await new Promise(resolve => setTimeout(resolve, 350))
+  assert.equal((await second.inject({ url: '/api/id', headers: { cookie } })).statusCode, 401, 'the other: within the cache time')
 })

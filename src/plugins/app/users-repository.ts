@@ -3,6 +3,7 @@ import { Prisma } from '../../generated/prisma/client.ts'
 import type { PrismaClient, User } from '../../generated/prisma/client.ts'
 import { InputError, UidTakenError } from '../../lib/errors.ts'
 import type { PasswordHasher } from './password-hasher.ts'
+import type { SessionCache } from './session-cache.ts'
 import { NAME_MAX, PASSWORD_MAX, PASSWORD_MIN, UID_MAX, type PublicUser, type Role } from '../../schemas/users.ts'
 
 declare module 'fastify' {
@@ -130,7 +131,7 @@ function isUniqueViolation (err: unknown): boolean {
 }
 
 /** Takes its collaborators, not the app, so scripts (seed, import) can use it without a server. */
-export function createUsersRepository ({ prisma, passwordHasher }: { prisma: PrismaClient, passwordHasher: PasswordHasher }) {
+export function createUsersRepository ({ prisma, passwordHasher, sessionCache }: { prisma: PrismaClient, passwordHasher: PasswordHasher, sessionCache?: SessionCache }) {
   return {
     async findById (id: number, tx: Tx = prisma): Promise<User | null> {
       return tx.user.findUnique({ where: { id } })
@@ -190,17 +191,22 @@ export function createUsersRepository ({ prisma, passwordHasher }: { prisma: Pri
       if (changes.password !== undefined) checkPassword(changes.password, fields)
       if (Object.keys(fields).length > 0) throw new InputError(fields)
       if (changes.password !== undefined) data.passwordHash = await passwordHasher.hash(changes.password)
-      return tx.user.update({ where: { id }, data })
+      const user = await tx.user.update({ where: { id }, data })
+      // Cached sessions carry the user (name, role): the next request must see the change.
+      sessionCache?.forgetUser(id)
+      return user
     },
 
     /** Replaces the stored hash only (e.g. upgrading an old format after a sign-in). */
     async setPasswordHash (id: number, passwordHash: string, tx: Tx = prisma): Promise<void> {
       await tx.user.update({ where: { id }, data: { passwordHash } })
+      sessionCache?.forgetUser(id)
     },
 
     /** Deletes a user; their sessions go with them (ON DELETE CASCADE). */
     async delete (id: number, tx: Tx = prisma): Promise<boolean> {
       const { count } = await tx.user.deleteMany({ where: { id } })
+      sessionCache?.forgetUser(id)
       return count > 0
     }
   }
@@ -208,4 +214,4 @@ export function createUsersRepository ({ prisma, passwordHasher }: { prisma: Pri
 
 export default fp(async function usersRepository (fastify) {
   fastify.decorate('usersRepository', createUsersRepository(fastify))
-}, { name: 'users-repository', dependencies: ['prisma', 'password-hasher'] })
+}, { name: 'users-repository', dependencies: ['prisma', 'password-hasher', 'session-cache'] })
