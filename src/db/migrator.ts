@@ -9,20 +9,24 @@
  * the `_prisma_migrations` table with sha256 checksums), so the real `prisma migrate deploy` can
  * take over wherever the native engine is available.
  *
- * Each database kind is a `Target` (see `resolveTarget`): adding PostgreSQL means adding one
- * branch there, with its own migrations folder (`prisma/migrations-postgresql/`).
+ * Each database kind is a `Target` (see `resolveTarget`): SQLite (`file:` URLs, migrations in
+ * `prisma/migrations/`) and PostgreSQL (`postgres://` / `postgresql://`, migrations in
+ * `prisma/postgresql/migrations/`, made from `prisma/postgresql/schema.prisma`).
  *
  * @see https://www.prisma.io/docs/orm/prisma-migrate
  * @see docs/decisions/0003-migrations-without-the-native-engine.md
+ * @see docs/decisions/0015-postgresql.md
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
+import pg from 'pg'
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
+import { PrismaPg } from '@prisma/adapter-pg'
 import {
   bindMigrationAwareSqlAdapterFactory,
   isDriverAdapterError,
@@ -76,8 +80,14 @@ export interface CreateMigrationOptions {
   name: string
   /** Defaults to `prisma/schema.prisma` under the project folder. */
   schemaPath?: string
-  /** Defaults to `prisma/migrations` under the project folder. */
+  /** Defaults to the migrations folder of the schema's provider under the project folder. */
   migrationsDir?: string
+  /**
+   * PostgreSQL schemas only: a server to build the shadow database on. A throwaway database is
+   * created there (`CREATE DATABASE`) and dropped afterwards; the database the URL names is only
+   * used to run those two statements. SQLite replays the history in memory and ignores it.
+   */
+  databaseUrl?: string
 }
 
 type Provider = 'sqlite' | 'postgresql'
@@ -124,21 +134,152 @@ function resolveTarget (databaseUrl: string): Target {
   if (file !== null) {
     return {
       provider: 'sqlite',
-      defaultMigrationsDir: join(projectRoot, 'prisma', 'migrations'),
+      defaultMigrationsDir: SQLITE_MIGRATIONS_DIR,
       file,
       // Reading the history must not create an empty file where none exists.
       adapterFactory: (mode) => new PrismaBetterSqlite3({ url: file, fileMustExist: mode === 'read', timeout: 5000 })
     }
   }
-  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(databaseUrl)?.[1]?.toLowerCase()
-  if (scheme === 'postgres' || scheme === 'postgresql') {
-    // The place for `new PrismaPg(databaseUrl)` with `prisma/migrations-postgresql/`. Not done yet:
-    // adapter-pg's shadow database is the main database when built from a URL (STACK-NOTES), so
-    // createMigration must get a dedicated shadow database first.
-    throw new MigrationError('PostgreSQL migrations are not available yet')
+  if (isPostgresUrl(databaseUrl)) {
+    return {
+      provider: 'postgresql',
+      defaultMigrationsDir: POSTGRES_MIGRATIONS_DIR,
+      file: null,
+      adapterFactory: () => new PostgresAdapterFactory(databaseUrl)
+    }
   }
   // Only the scheme is shown: the rest of a URL may hold a password.
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(databaseUrl)?.[1]?.toLowerCase()
   throw new MigrationError(`DATABASE_URL must start with file: (SQLite) or postgresql:, not ${scheme === undefined ? 'this' : `${scheme}:`}`)
+}
+
+const SQLITE_MIGRATIONS_DIR = join(projectRoot, 'prisma', 'migrations')
+const POSTGRES_MIGRATIONS_DIR = join(projectRoot, 'prisma', 'postgresql', 'migrations')
+
+/** True for `postgres://` and `postgresql://` URLs (any case), the two schemes libpq accepts. */
+export function isPostgresUrl (databaseUrl: string): boolean {
+  return /^postgres(?:ql)?:\/\//i.test(databaseUrl)
+}
+
+/**
+ * The node-postgres settings for a PostgreSQL URL, for the app and the migrator alike. The
+ * session time zone is pinned to UTC: adapter-pg reads a `timestamptz` by replacing the offset
+ * the server printed with `+00:00` instead of converting it, so under any other session time zone
+ * every date read back would be shifted (writes are unaffected: they carry their offset).
+ * A `?options=` in the URL replaces this one.
+ */
+export function postgresPoolConfig (databaseUrl: string): pg.PoolConfig {
+  return { connectionString: databaseUrl, options: '-c TimeZone=UTC' }
+}
+
+/** The same server and credentials as `databaseUrl`, another database. */
+export function postgresDatabaseUrl (databaseUrl: string, database: string): string {
+  const url = new URL(databaseUrl)
+  url.pathname = `/${encodeURIComponent(database)}`
+  return url.toString()
+}
+
+/** A PostgreSQL identifier, double-quoted (names made here are plain, but stay safe anyway). */
+export function quoteIdent (name: string): string {
+  return `"${name.replaceAll('"', '""')}"`
+}
+
+/**
+ * adapter-pg for the schema engine, with the three quirks of that pair worked around
+ * (STACK-NOTES.md, "Prisma 7 without its native engines"):
+ * - the engine's describer reads `"char"` columns (OID 18: `pg_class.relkind`, `contype`, ...)
+ *   that adapter-pg has no column type for ("Unsupported column type char"): every pool client
+ *   reports them as `text` (OID 25), which is what their text form is;
+ * - `connectToShadowDb` of adapter-pg built from a URL connects to the main database (the URL
+ *   wins over its `database` field) and never drops what it created: here the shadow database is
+ *   created under a unique name, reached by a URL naming it, and dropped when it is disposed;
+ * - adapter-pg's `executeScript` splits on every `;`, which breaks `$$` bodies and string
+ *   literals: a script goes to the server whole, as one simple-protocol query, which PostgreSQL
+ *   runs statement by statement in one implicit transaction.
+ */
+class PostgresAdapterFactory implements SqlMigrationAwareDriverAdapterFactory {
+  readonly provider = 'postgres'
+  readonly adapterName = '@prisma/adapter-pg'
+  #url: string
+
+  constructor (databaseUrl: string) {
+    this.#url = databaseUrl
+  }
+
+  async connect (): Promise<SqlDriverAdapter> {
+    return await postgresAdapter(this.#url, async () => {})
+  }
+
+  async connectToShadowDb (): Promise<SqlDriverAdapter> {
+    const name = `prisma_shadow_${randomUUID().replaceAll('-', '')}`
+    await runOnServer(this.#url, `CREATE DATABASE ${quoteIdent(name)}`)
+    try {
+      return await postgresAdapter(postgresDatabaseUrl(this.#url, name), async () => {
+        await runOnServer(this.#url, `DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`)
+      })
+    } catch (err) {
+      await runOnServer(this.#url, `DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`).catch(() => {})
+      throw err
+    }
+  }
+}
+
+/** One statement on a short-lived connection to the database `databaseUrl` names. */
+async function runOnServer (databaseUrl: string, sql: string): Promise<void> {
+  const client = new pg.Client(postgresPoolConfig(databaseUrl))
+  await client.connect()
+  try {
+    await client.query(sql)
+  } finally {
+    await client.end()
+  }
+}
+
+async function postgresAdapter (databaseUrl: string, afterDispose: () => Promise<void>): Promise<SqlDriverAdapter> {
+  const pool = new pg.Pool(postgresPoolConfig(databaseUrl))
+  pool.on('connect', reportCharColumnsAsText)
+  const inner = await new PrismaPg(pool, { disposeExternalPool: true }).connect()
+  return Object.assign(Object.create(inner) as SqlDriverAdapter, {
+    async executeScript (script: string): Promise<void> {
+      // No parameters: node-postgres uses the simple query protocol, which takes many statements.
+      await pool.query(script)
+    },
+    async dispose (): Promise<void> {
+      try {
+        await inner.dispose()
+      } finally {
+        await afterDispose()
+      }
+    }
+  })
+}
+
+const PG_CHAR_OID = 18
+const PG_TEXT_OID = 25
+
+type PgCallback = (err: Error | null, result?: pg.QueryResult) => void
+
+/** Patches a new pool client so the field descriptions of its results say `text` for `"char"`. */
+function reportCharColumnsAsText (client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown
+  const fix = (result: pg.QueryResult | undefined): pg.QueryResult | undefined => {
+    for (const field of result?.fields ?? []) {
+      if (field.dataTypeID === PG_CHAR_OID) field.dataTypeID = PG_TEXT_OID
+    }
+    return result
+  }
+  Object.assign(client, {
+    query: (...args: unknown[]) => {
+      const last = args.at(-1)
+      // pg-pool's `pool.query` calls `client.query(text, values, callback)`.
+      if (typeof last === 'function') {
+        const callback = last as PgCallback
+        return query(...args.slice(0, -1), (err: Error | null, result?: pg.QueryResult) => callback(err, fix(result)))
+      }
+      const pending = query(...args)
+      return pending instanceof Promise ? pending.then(fix) : pending
+    }
+  })
 }
 
 /* -------------------------------------------------------------------------------------------- */
@@ -224,7 +365,7 @@ async function loadEngine (): Promise<EngineModule> {
     const bytes = await readFile(join(dirname(gluePath), 'schema_engine_bg.wasm'))
     const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly
     // The .wasm imports every glue function from the module named after the glue file.
-    const { instance } = await wasm.instantiate(bytes, { './schema_engine_bg.js': glue })
+    const { instance } = await wasm.instantiate(bytes, { './schema_engine_bg.js': withUnrefTimers(glue) })
     glue.__wbg_set_wasm(instance.exports)
     const start = instance.exports.__wbindgen_start
     if (typeof start === 'function') start()
@@ -233,6 +374,25 @@ async function loadEngine (): Promise<EngineModule> {
   // A failed load (missing file) is not cached, so a later call can try again.
   engineModule.catch(() => { engineModule = undefined })
   return await engineModule
+}
+
+/**
+ * The glue with its `setTimeout` import returning unref'd timers. The engine starts timers for
+ * its timeouts (10 s, e.g. around PostgreSQL's migration lock) and never clears them (the glue
+ * has no clearTimeout): a finished migration would otherwise keep the process alive for 10 s.
+ * Whatever the engine waits on while it works (a database socket) keeps the process alive.
+ */
+function withUnrefTimers (glue: EngineModule): Record<string, unknown> {
+  const imports: Record<string, unknown> = { ...glue }
+  for (const [name, fn] of Object.entries(glue)) {
+    if (!name.startsWith('__wbg_setTimeout_') || typeof fn !== 'function') continue
+    imports[name] = (...args: unknown[]) => {
+      const timer: unknown = Reflect.apply(fn, undefined, args)
+      ;(timer as { unref?: () => void } | null)?.unref?.()
+      return timer
+    }
+  }
+  return imports
 }
 
 /**
@@ -398,24 +558,36 @@ function engineError (err: unknown, registry: ErrorRegistry): unknown {
  * Writes the next migration: the SQL that takes a database from the end of the migration
  * history to the schema. Returns null when the two already agree.
  *
- * The history is replayed on an in-memory SQLite shadow database, never on a real one.
+ * SQLite replays the history on an in-memory database. PostgreSQL replays it on a throwaway
+ * database created on the server `databaseUrl` names (required for a PostgreSQL schema) and
+ * dropped afterwards; nothing else on that server is touched.
  */
 export async function createMigration (options: CreateMigrationOptions): Promise<{ dir: string, sql: string } | null> {
   const slug = snakeCase(options.name)
   if (slug === '') throw new MigrationError('Give the migration a name made of letters or digits, e.g. add_user_bio.')
-  const schemaPath = resolve(options.schemaPath ?? join(projectRoot, 'prisma', 'schema.prisma'))
-  const migrationsDir = resolve(options.migrationsDir ?? join(projectRoot, 'prisma', 'migrations'))
+  const onPostgres = options.databaseUrl !== undefined && isPostgresUrl(options.databaseUrl)
+  const schemaPath = resolve(options.schemaPath ?? join(projectRoot, 'prisma', ...(onPostgres ? ['postgresql'] : []), 'schema.prisma'))
   const schema = await readFile(schemaPath, 'utf8').catch((err: unknown) => {
     throw new MigrationError(`Cannot read the Prisma schema at ${displayPath(schemaPath)}.`, { cause: err })
   })
   const provider = schemaProvider(schema)
-  if (provider === 'postgresql') throw new MigrationError('PostgreSQL migrations are not available yet')
-  if (provider !== 'sqlite') throw new MigrationError(`The schema's datasource provider must be "sqlite" (found ${provider === null ? 'none' : `"${provider}"`}).`)
+  if (provider !== 'sqlite' && provider !== 'postgresql') {
+    throw new MigrationError(`The schema's datasource provider must be "sqlite" or "postgresql" (found ${provider === null ? 'none' : `"${provider}"`}).`)
+  }
+  let factory: SqlMigrationAwareDriverAdapterFactory
+  if (provider === 'sqlite') {
+    factory = new PrismaBetterSqlite3({ url: ':memory:' })
+  } else if (options.databaseUrl !== undefined && isPostgresUrl(options.databaseUrl)) {
+    factory = new PostgresAdapterFactory(options.databaseUrl)
+  } else {
+    throw new MigrationError('A PostgreSQL migration needs a shadow database: pass databaseUrl (postgresql://...) naming a server where this user may CREATE DATABASE.')
+  }
+  const migrationsDir = resolve(options.migrationsDir ?? (provider === 'sqlite' ? SQLITE_MIGRATIONS_DIR : POSTGRES_MIGRATIONS_DIR))
 
   const folder = await readMigrationFolder(migrationsDir, provider, { mustExist: false })
   const files = [{ path: schemaPath, content: schema }]
   const result = await withEngine(
-    new PrismaBetterSqlite3({ url: ':memory:' }),
+    factory,
     { datamodels: [[schemaPath, schema]] },
     async (engine) => await engine.diff({
       from: { tag: 'migrations', ...folder.list },
@@ -428,7 +600,7 @@ export async function createMigration (options: CreateMigrationOptions): Promise
   )
   if (result.exitCode !== 2 || result.stdout === null) return null
 
-  const sql = fixSqliteJsonDefaults(result.stdout)
+  const sql = provider === 'sqlite' ? fixSqliteJsonDefaults(result.stdout) : result.stdout
   const lastName = folder.migrations.at(-1)?.name
   const dir = join(migrationsDir, `${nextTimestamp(lastName)}_${slug}`)
   await mkdir(dir, { recursive: true })
@@ -520,7 +692,9 @@ async function readHistory (target: Target): Promise<HistoryRow[]> {
   } catch (err) {
     // No table yet: nothing was ever migrated.
     if (isDriverAdapterError(err) && err.cause.kind === 'TableDoesNotExist') return []
-    const reason = err instanceof Error ? err.message : String(err)
+    // adapter-pg's errors say only their kind (`DatabaseAccessDenied`); the server's words are in the cause.
+    const original = isDriverAdapterError(err) ? (err.cause as { originalMessage?: unknown }).originalMessage : undefined
+    const reason = typeof original === 'string' ? `${original} (${err instanceof Error ? err.message : ''})` : err instanceof Error ? err.message : String(err)
     throw new MigrationError(`Cannot read the migration history of the database: ${reason}`, { cause: err })
   } finally {
     await adapter.dispose()

@@ -15,7 +15,7 @@ import { request } from 'node:http'
 import { createRequire } from 'node:module'
 import { connect } from 'node:net'
 import { join } from 'node:path'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { csrfFor, freshDatabase, signIn, submitForm } from '../helper.ts'
@@ -59,6 +59,21 @@ function rawExchange (port: number, bytes: string): Promise<string> {
     socket.setTimeout(5000, () => socket.destroy())
     socket.end(bytes)
   })
+}
+
+/**
+ * A user row whose date cannot be rendered. SQLite stores any text, so the row is really broken;
+ * PostgreSQL refuses invalid dates, so there the repositories hand out the same broken value.
+ */
+async function corruptDob (t: TestContext, app: FastifyInstance, userId: number): Promise<void> {
+  if (app.config.databaseUrl.startsWith('file:')) {
+    await app.prisma.$executeRawUnsafe(`UPDATE "User" SET dob = 'not-a-date' WHERE id = ${userId}`)
+    return
+  }
+  const broken = <T extends { id: number, dob: Date | null }>(user: T): T => user.id === userId ? { ...user, dob: new Date(Number.NaN) } : user
+  const { findById, list } = app.usersRepository
+  t.mock.method(app.usersRepository, 'findById', async (id: number) => { const u = await findById(id); return u === null ? null : broken(u) })
+  t.mock.method(app.usersRepository, 'list', async () => (await list()).map(broken))
 }
 
 test('S32 oversized bodies are refused before they are read', async (t) => {
@@ -261,7 +276,7 @@ test('S35 error responses are generic and leak nothing', async (t) => {
   await t.test('a row the template cannot render (invalid date) gives a generic 500, not a RangeError', async (t) => {
     const { app, user } = await setup(t)
     const cookie = await signIn(app, user.id)
-    await app.prisma.$executeRawUnsafe(`UPDATE "User" SET dob = 'not-a-date' WHERE id = ${user.id}`)
+    await corruptDob(t, app, user.id)
     const page = await app.inject({ method: 'GET', url: '/profile', headers: { cookie } })
     const api = await app.inject({ method: 'GET', url: '/api/users', headers: { cookie } })
     assert.equal(page.statusCode, 500)
@@ -380,7 +395,7 @@ test('S37 security headers are sent and dependencies meet the floor', async (t) 
   const adminCookie = await signIn(app, admin.id)
   const { user: broken } = await createUser(app)
   const brokenCookie = await signIn(app, broken.id)
-  await app.prisma.$executeRawUnsafe(`UPDATE "User" SET dob = 'not-a-date' WHERE id = ${broken.id}`)
+  await corruptDob(t, app, broken.id)
 
   const html: Array<[string, string, string | undefined, number]> = [
     ['/login', '/login', undefined, 200],

@@ -84,6 +84,9 @@ function whereFor (filters: AuditFilters): Prisma.AuditEventWhereInput {
   return where
 }
 
+// NUL cannot be stored in PostgreSQL text; a typed user id may carry one. Shown as U+FFFD instead.
+const storable = (text: string): string => text.replaceAll('\u0000', '\uFFFD')
+
 /**
  * The audit trail: one row per authentication event, with who, whom, from where. Writing it
  * never fails the request that caused it (a failure is logged instead).
@@ -100,7 +103,7 @@ export function createAuditLog ({ prisma }: { prisma: PrismaClient }) {
             actorUid: actor?.uid ?? null,
             targetId: entry.target?.id ?? null,
             // Typed user ids can be anything: stored bounded; rendered escaped.
-            targetUid: entry.target?.uid.slice(0, 100) ?? null,
+            targetUid: entry.target === undefined || entry.target === null ? null : storable(entry.target.uid.slice(0, 100)),
             ip: request.ip.slice(0, 64),
             userAgent: (request.headers['user-agent'] ?? '').slice(0, 300),
             detail: JSON.stringify(entry.detail ?? {})

@@ -42,8 +42,12 @@ const UID_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N}._-]*$/u
 const CONTROL_CHARS = /[\p{Cc}\u2028\u2029]/u
 const HASHMAP_MAX_BYTES = 4096
 
+function isValidUid (uid: string): boolean {
+  return uid.length >= 2 && uid.length <= UID_MAX && UID_PATTERN.test(uid)
+}
+
 function checkUid (uid: string, fields: Record<string, string>): void {
-  if (uid.length < 2 || uid.length > UID_MAX || !UID_PATTERN.test(uid)) {
+  if (!isValidUid(uid)) {
     fields.uid = `User id: 2 to ${UID_MAX} letters or digits; dots, dashes and underscores allowed after the first.`
   }
 }
@@ -77,24 +81,37 @@ function parseDob (dob: string | null | undefined, fields: Record<string, string
 
 const HASHMAP_MAX_DEPTH = 8
 
-/** Nesting depth of a JSON value, counted without recursion (a hostile body can nest thousands deep). */
-function depthOf (value: unknown, limit: number): number {
+/**
+ * Nesting depth of a JSON value, counted without recursion (a hostile body can nest thousands
+ * deep), and whether any key or string holds NUL (PostgreSQL's jsonb cannot store it).
+ */
+function inspectJson (value: unknown, limit: number): { depth: number, nul: boolean } {
   let deepest = 0
   const stack: Array<[unknown, number]> = [[value, 1]]
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!
+    if (typeof node === 'string') {
+      if (node.includes('\u0000')) return { depth: deepest, nul: true }
+      continue
+    }
     if (node === null || typeof node !== 'object') continue
     deepest = Math.max(deepest, depth)
-    if (deepest > limit) return deepest
-    for (const child of Object.values(node)) stack.push([child, depth + 1])
+    if (deepest > limit) return { depth: deepest, nul: false }
+    for (const [key, child] of Object.entries(node)) {
+      if (key.includes('\u0000')) return { depth: deepest, nul: true }
+      stack.push([child, depth + 1])
+    }
   }
-  return deepest
+  return { depth: deepest, nul: false }
 }
 
 function checkHashmap (hashmap: Record<string, unknown> | undefined, fields: Record<string, string>): void {
   if (hashmap === undefined) return
-  if (depthOf(hashmap, HASHMAP_MAX_DEPTH) > HASHMAP_MAX_DEPTH) {
+  const { depth, nul } = inspectJson(hashmap, HASHMAP_MAX_DEPTH)
+  if (depth > HASHMAP_MAX_DEPTH) {
     fields.hashmap = `Extra attributes: at most ${HASHMAP_MAX_DEPTH} levels of nesting.`
+  } else if (nul) {
+    fields.hashmap = 'Extra attributes: text cannot contain the NUL character.'
   } else if (Buffer.byteLength(JSON.stringify(hashmap)) > HASHMAP_MAX_BYTES) {
     fields.hashmap = `Extra attributes: at most ${HASHMAP_MAX_BYTES} bytes of JSON.`
   }
@@ -138,7 +155,11 @@ export function createUsersRepository ({ prisma, passwordHasher, sessionCache }:
     },
 
     async findByUid (uid: string, tx: Tx = prisma): Promise<User | null> {
-      return tx.user.findUnique({ where: { uid: normalizeUid(uid) } })
+      const normalized = normalizeUid(uid)
+      // An id that breaks the rules cannot have been stored: no query (PostgreSQL text cannot
+      // even hold the NUL character some hostile ids carry).
+      if (!isValidUid(normalized)) return null
+      return tx.user.findUnique({ where: { uid: normalized } })
     },
 
     async list (tx: Tx = prisma): Promise<User[]> {

@@ -206,3 +206,20 @@ test('a hashmap nested deeper than allowed is a 400, even thousands of levels de
   const ok = await app.inject({ method: 'POST', url: '/api/users', headers: json(), payload: { uid: 'shallow', name: 'S', password: 'long-enough-1', hashmap: { a: { b: [1, 2, { c: true }] } } } })
   assert.equal(ok.statusCode, 201)
 })
+
+test('user ids that could never be stored (control characters, NUL) are a normal failed sign-in', async (t) => {
+  const app = await build(t)
+  for (const uid of ['\u0000', 'to\u0000by', 'x', 'a'.repeat(41), '-dash-first']) {
+    const res = await app.inject({ method: 'POST', url: '/api/authenticate', headers: json(), payload: { uid, password: 'whatever-password' } })
+    assert.equal(res.statusCode, 401, JSON.stringify(uid))
+  }
+})
+
+test('a hashmap holding the NUL character is a 400 (no database can store it in JSON)', async (t) => {
+  const app = await build(t)
+  for (const hashmap of [{ a: 'x\u0000y' }, { 'k\u0000': 1 }, { a: [{ b: '\u0000' }] }]) {
+    const res = await app.inject({ method: 'POST', url: '/api/users', headers: json(), payload: { uid: 'nulmap', name: 'N', password: 'long-enough-1', hashmap } })
+    assert.equal(res.statusCode, 400, JSON.stringify(hashmap))
+  }
+  assert.equal(await app.usersRepository.findByUid('nulmap'), null)
+})
