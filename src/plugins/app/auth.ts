@@ -137,10 +137,28 @@ export function createAuth (fastify: FastifyInstance) {
         ? await passwordHasher.verifyDummy(password).then(() => false)
         : await passwordHasher.verify(account.passwordHash, password)
       if (account === null || !verified) {
-        await recordFailure(request, uid, account, 'bad_credentials')
+        const unsupported = account === null ? null : passwordHasher.unsupportedReason(account.passwordHash)
+        if (account !== null && unsupported !== null) {
+          // The stored hash can never match (malformed, or a format this app does not read): the
+          // person gets the usual answer; Admins see why on /audit. Never the hash itself.
+          request.log.warn({ userId: account.id, problem: unsupported }, 'sign-in failed: unsupported password hash')
+          await auditLog.record(request, 'sign_in_failed', { target: { id: account.id, uid: account.uid }, detail: { reason: 'unsupported_hash', problem: unsupported } })
+        } else {
+          await recordFailure(request, uid, account, 'bad_credentials')
+        }
         return { outcome: 'bad_credentials' }
       }
       await loginThrottle.succeeded(uid)
+      if (passwordHasher.needsRehash(account.passwordHash)) {
+        // An imported (Werkzeug) or older-cost hash becomes argon2id now that the password is
+        // known; only if it is still the hash just checked (a password change may have won).
+        try {
+          const upgraded = await usersRepository.upgradePasswordHash(account.id, account.passwordHash, await passwordHasher.hash(password))
+          if (upgraded) request.log.info({ userId: account.id }, 'password hash upgraded to argon2id')
+        } catch (err) {
+          request.log.error({ err, userId: account.id }, 'could not upgrade the password hash')
+        }
+      }
       await this.signIn(reply, account, metaOf(request))
       await auditLog.record(request, 'sign_in', { actor: account })
       request.log.info({ userId: account.id }, 'signed in')

@@ -224,6 +224,16 @@ export function createUsersRepository ({ prisma, passwordHasher, sessionCache }:
       sessionCache?.forgetUser(id)
     },
 
+    /**
+     * Replaces `from` by `to` only if `from` is still the stored hash (one conditional write), so
+     * a password changed meanwhile is never overwritten. True when it replaced it.
+     */
+    async upgradePasswordHash (id: number, from: string, to: string, tx: Tx = prisma): Promise<boolean> {
+      const { count } = await tx.user.updateMany({ where: { id, passwordHash: from }, data: { passwordHash: to } })
+      sessionCache?.forgetUser(id)
+      return count > 0
+    },
+
     /** Deletes a user; their sessions go with them (ON DELETE CASCADE). */
     async delete (id: number, tx: Tx = prisma): Promise<boolean> {
       const { count } = await tx.user.deleteMany({ where: { id } })
