@@ -22,21 +22,24 @@ WORKDIR /app
 ENV CHECKPOINT_DISABLE=1 PRISMA_HIDE_UPDATE_MESSAGE=1
 
 # Dependencies first, so source edits do not invalidate this (slow) layer. The postinstall
-# script runs `prisma generate`, which needs the schema and config at install time.
+# script runs `prisma generate` for both clients (SQLite and PostgreSQL, see docs/decisions/0015),
+# which needs both schemas and the config at install time.
 COPY package.json package-lock.json prisma.config.ts ./
 COPY prisma/schema.prisma ./prisma/schema.prisma
+COPY prisma/postgresql/schema.prisma ./prisma/postgresql/schema.prisma
 COPY scripts/prisma-generate.mjs scripts/prune-production.mjs ./scripts/
 # Build native addons against the headers that ship with this Node (include/node beside bin/),
 # so node-gyp downloads nothing; without them it falls back to downloading headers.
 RUN nodedir="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")" \
  && if [ -f "$nodedir/include/node/common.gypi" ]; then export npm_config_nodedir="$nodedir"; fi \
  && npm ci --no-audit --no-fund \
- && test -f src/generated/prisma/client.ts
+ && test -f src/generated/prisma/client.ts && test -f src/generated/prisma-postgresql/client.ts
 
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build \
- && test -f dist/server.js && test -f dist/generated/prisma/client.js
+ && test -f dist/server.js && test -f dist/generated/prisma/client.js \
+ && test -f dist/generated/prisma-postgresql/client.js
 
 # Drop devDependencies. --ignore-scripts: pruning only removes packages, and the postinstall
 # (prisma generate) would fail now that devDependencies are going.
@@ -71,7 +74,9 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY views ./views
 COPY public ./public
+# Migrations for both databases: DATABASE_URL picks SQLite (file:) or PostgreSQL (postgres://).
 COPY prisma/migrations ./prisma/migrations
+COPY prisma/postgresql/migrations ./prisma/postgresql/migrations
 
 USER app
 # SQLite file, its backups and any runtime state (DATABASE_URL defaults to file:./instance/volumes/sqlite.db).
