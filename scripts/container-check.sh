@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the production image with podman and checks that it really works: health, sign-up and
-# sign-in over HTTP, the instance volume keeping a user across containers, a clean SIGTERM stop,
-# and a refusal to start without JWT_SECRET. See docs/decisions/0007-container-image.md.
+# sign-in over HTTP, a clean SIGTERM stop (timed), the instance volume keeping the user and the
+# session across a restart of the same container and into a new container, and a refusal to start
+# without JWT_SECRET. See docs/decisions/0007-container-image.md.
 #
 # There is no Docker engine and no registry to pull a base image from on our machines, so unless
 # BASE_IMAGE is given this builds one locally: Debian bookworm minbase (debootstrap, from apt)
@@ -139,19 +140,17 @@ chown 10001:10001 "$instance" 2>/dev/null || chmod 0777 "$instance"
 JWT_SECRET=$(node -e "console.log(require('crypto').randomBytes(48).toString('base64url'))")
 export JWT_SECRET
 
-start_container () {
-  podman rm -f -t 0 "$NAME" >/dev/null 2>&1 || true
-  local t0
-  t0=$(now_ms)
-  # --health-interval disable: no systemd here to run the timer (podman still logs that it has
-  # none, hence the stderr file); the check runs the HEALTHCHECK by hand below.
-  podman run -d --name "$NAME" -p "127.0.0.1:$CHECK_PORT:3000" --health-interval disable \
-    -e JWT_SECRET -e MIGRATE_ON_START=true -v "$instance:/app/instance" "$IMAGE" >/dev/null 2>"$WORK/run.err" \
-    || { cat "$WORK/run.err" >&2; fail 'podman run failed'; }
-  echo "podman run returned after $(( $(now_ms) - t0 )) ms"
+HEALTHY_MS=()
+STOP_MS=()
+
+# Waits for /api/health to answer 200; $1: when the start command was issued, $2: its name.
+wait_healthy () {
+  local t0=$1 ms
   for _ in $(seq 1 150); do
     if curl -fsS --max-time 2 -o /dev/null "$URL/api/health" 2>/dev/null; then
-      echo "healthy $(( $(now_ms) - t0 )) ms after podman run"
+      ms=$(( $(now_ms) - t0 ))
+      HEALTHY_MS+=("$ms")
+      echo "healthy $ms ms after $2"
       return 0
     fi
     if [ "$(podman inspect --format '{{.State.Running}}' "$NAME")" != true ]; then
@@ -162,6 +161,27 @@ start_container () {
   done
   podman logs "$NAME" >&2 || true
   fail "no answer from $URL/api/health within 30 s"
+}
+
+start_container () {
+  podman rm -f -t 0 "$NAME" >/dev/null 2>&1 || true
+  local t0
+  t0=$(now_ms)
+  # --health-interval disable: no systemd here to run the timer (podman still logs that it has
+  # none, hence the stderr file); the check runs the HEALTHCHECK by hand below.
+  podman run -d --name "$NAME" -p "127.0.0.1:$CHECK_PORT:3000" --health-interval disable \
+    -e JWT_SECRET -e MIGRATE_ON_START=true -v "$instance:/app/instance" "$IMAGE" >/dev/null 2>"$WORK/run.err" \
+    || { cat "$WORK/run.err" >&2; fail 'podman run failed'; }
+  echo "podman run returned after $(( $(now_ms) - t0 )) ms"
+  wait_healthy "$t0" 'podman run'
+}
+
+# Starts the stopped container again: same container, same volume, same environment.
+restart_container () {
+  local t0
+  t0=$(now_ms)
+  podman start "$NAME" >/dev/null 2>"$WORK/run.err" || { cat "$WORK/run.err" >&2; fail 'podman start failed'; }
+  wait_healthy "$t0" 'podman start'
 }
 
 step 'run: first start (creates the SQLite schema in the volume)'
@@ -179,6 +199,8 @@ code=$(curl -sS -o "$WORK/user.json" -w '%{http_code}' -H 'content-type: applica
 [ "$code" = 201 ] || { cat "$WORK/user.json" >&2; fail "POST /api/users answered $code, expected 201"; }
 echo "POST /api/users -> 201"
 
+# Signs $uid in over the API and checks the cookie on GET /api/id; leaves the cookie in COOKIE.
+COOKIE=
 sign_in () {
   local code cookie
   code=$(curl -sS -D "$WORK/auth.headers" -o "$WORK/auth.json" -w '%{http_code}' -H 'content-type: application/json' \
@@ -191,9 +213,11 @@ sign_in () {
   if [ "$code" != 200 ] || ! grep -q "\"uid\":\"$uid\"" "$WORK/id.json"; then
     cat "$WORK/id.json" >&2; fail "GET /api/id with the session cookie answered $code"
   fi
+  COOKIE=$cookie
   echo "POST /api/authenticate -> 200 + cookie; GET /api/id -> 200 ($uid)"
 }
 sign_in
+first_cookie=$COOKIE
 
 stop_container () {
   local t0 ms rc
@@ -201,6 +225,7 @@ stop_container () {
   podman stop -t 10 "$NAME" >/dev/null 2>"$WORK/stop.err" || { cat "$WORK/stop.err" >&2; fail 'podman stop failed'; }
   ms=$(( $(now_ms) - t0 ))
   rc=$(podman inspect --format '{{.State.ExitCode}}' "$NAME")
+  STOP_MS+=("$ms")
   echo "podman stop (SIGTERM): exit code $rc after $ms ms"
   [ "$rc" = 0 ] || { podman logs --tail 20 "$NAME" >&2; fail "exit code $rc on SIGTERM, expected 0"; }
   [ "$ms" -lt 5000 ] || fail "stopping took $ms ms (a SIGKILL after the 10 s grace period?)"
@@ -208,6 +233,18 @@ stop_container () {
 }
 
 step 'stop: SIGTERM exits cleanly'
+stop_container
+
+step 'restart: the same container on the same volume keeps the user and the session'
+restart_container
+# The session row is in the SQLite file on the volume, and nothing is cached across a restart:
+# the cookie from before the stop still works only if the file survived.
+code=$(curl -sS -o "$WORK/id.json" -w '%{http_code}' -H "cookie: $first_cookie" "$URL/api/id")
+if [ "$code" != 200 ] || ! grep -q "\"uid\":\"$uid\"" "$WORK/id.json"; then
+  cat "$WORK/id.json" >&2; fail "GET /api/id with the cookie from before the restart answered $code"
+fi
+echo "GET /api/id with the cookie from before the restart -> 200"
+sign_in
 stop_container
 
 step 'persistence: a new container on the same instance volume knows the user'
@@ -225,3 +262,5 @@ echo "exits non-zero: $(grep -m1 JWT_SECRET "$WORK/nosecret.log" | cut -c1-100).
 
 STEP='all done'
 printf '\ncontainer-check: all checks passed (image %s, %s MB)\n' "$IMAGE" "$(( size / 1000000 ))"
+printf 'healthy after start (first run, podman start, new container): %s ms\n' "${HEALTHY_MS[*]}"
+printf 'SIGTERM to exit (each podman stop): %s ms\n' "${STOP_MS[*]}"
