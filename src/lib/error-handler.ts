@@ -76,7 +76,8 @@ export async function renderErrorPage (request: FastifyRequest, reply: FastifyRe
       status,
       message,
       currentUser: request.user,
-      csrfToken: request.user === null ? '' : reply.csrfToken()
+      // The navbar's sign-out form asks for it only when someone is signed in.
+      csrfToken: () => reply.csrfToken()
     })
     return reply.type('text/html; charset=utf-8').send(html)
   } catch (renderErr) {

@@ -9,14 +9,18 @@ import { isSafeMethod } from '../plugins/app/csrf.ts'
 export default async function pageHooks (fastify: FastifyInstance) {
   fastify.addHook('preHandler', function csrfAndFlash (request, reply, done) {
     if (request.routeOptions.config.csrf === false || request.is404) return done()
+    let token: string | undefined
+    reply.locals = {
+      ...reply.locals,
+      // Made when a form asks for it (`it.csrfToken()`), once per page: a page without forms
+      // (the signed-out home page) costs no HMAC and sets no CSRF cookie. A form re-rendered
+      // after a failed post gets a token too.
+      csrfToken: () => (token ??= reply.csrfToken()),
+      // For the navbar's aria-current="page".
+      currentPath: request.url.split('?')[0]
+    }
     if (isSafeMethod(request.method)) {
-      reply.locals = {
-        ...reply.locals,
-        csrfToken: reply.csrfToken(),
-        flash: fastify.takeFlash(request, reply),
-        // For the navbar's aria-current="page".
-        currentPath: request.url.split('?')[0]
-      }
+      reply.locals.flash = fastify.takeFlash(request, reply)
       return done()
     }
     fastify.csrfProtection(request, reply, done)

@@ -1,8 +1,24 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 
+const HTML = 'text/html; charset=utf-8'
+
 const home: FastifyPluginAsyncTypebox = async (fastify) => {
-  fastify.get('/', async function show (_request, reply) {
-    return reply.viewAsync('pages/home', {})
+  // Outside development (where templates are re-read on every render too), the page a signed-out
+  // visitor without a flash message gets is rendered once and reused: its inputs are then all
+  // fixed (no user, no flash, path '/', the configuration). It is kept only if rendering it did
+  // not ask for a CSRF token, so a form added to it later can never share one visitor's token.
+  const reuse = fastify.config.env !== 'development'
+  let signedOutPage: string | undefined
+
+  fastify.get('/', async function show (request, reply) {
+    const anonymous = request.user === null && reply.locals.flash === null && reply.locals.currentPath === '/'
+    if (reuse && anonymous && signedOutPage !== undefined) return reply.type(HTML).send(signedOutPage)
+    if (!reuse || !anonymous) return reply.viewAsync('pages/home', {})
+    let usedToken = false
+    const csrfToken = reply.locals.csrfToken as () => string
+    const html = await reply.viewAsync('pages/home', { csrfToken: () => { usedToken = true; return csrfToken() } })
+    if (!usedToken) signedOutPage = html
+    return html
   })
 }
 

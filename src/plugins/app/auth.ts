@@ -33,6 +33,15 @@ declare module '@fastify/jwt' {
 }
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The signed-in user's row, loaded with the session that authenticated this request (from
+     * the session cache: forgotten at once on any change to the user or their sessions on this
+     * instance, at most SESSION_CACHE_MS old otherwise). Null when signed out. It holds the
+     * password hash: pass `toPublicUser(request.account)` to templates, never the row itself.
+     */
+    account: User | null
+  }
   interface FastifyInstance {
     auth: ReturnType<typeof createAuth>
     /** Hook for page scopes: signed-out visitors are sent to /login?next=<this page>. */
@@ -247,6 +256,7 @@ export function createAuth (fastify: FastifyInstance) {
 export default fp(async function auth (fastify) {
   const auth = createAuth(fastify)
   fastify.decorate('auth', auth)
+  fastify.decorateRequest('account', null)
 
   // "Silent" authentication for every request: a valid cookie sets request.user; anything
   // wrong with it clears the cookie and leaves the visitor signed out. Guards decide the rest.
@@ -260,6 +270,7 @@ export default fp(async function auth (fastify) {
     }
     const user = verified.renew ? await auth.renew(request, reply, verified.session) ?? verified.user : verified.user
     request.user = user
+    request.account = verified.session.user
     reply.locals = { ...reply.locals, currentUser: user }
   })
 

@@ -16,8 +16,9 @@ const profile: FastifyPluginAsyncTypebox = async (fastify) => {
 
   async function render (request: FastifyRequest, reply: FastifyReply, extra: { values?: Record<string, string>, errors?: Record<string, string> } = {}) {
     const current = request.user!
-    const user = await usersRepository.findById(current.id)
-    if (user === null) return reply.redirect('/login', 303)
+    // The row authentication loaded with the session (no second read): any change to this user
+    // on this instance drops it from the session cache, so it is never staler than the session.
+    const user = request.account!
     const publicUser = toPublicUser(user)
     const sessions = (await sessionsRepository.listActiveForUser(user.id))
       .map(s => toSessionView(s, fastify.auth.sessionHandle(s.id), current.sessionId))
