@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http'
+import { EtaFileResolutionError } from 'eta'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { Prisma } from '../generated/prisma/client.ts'
 import { isExposable } from './errors.ts'
@@ -31,7 +32,8 @@ export function statusFor (err: AppError): number {
   const code = err.code ?? ''
   // Every token problem is "not signed in", whichever library layer noticed it.
   if (code.startsWith('FST_JWT_') || code.startsWith('FAST_JWT_')) return 401
-  if (err.name === 'EtaFileResolutionError') return 404
+  // (Eta names it 'EtaFileResolution Error', with a space: compare the class, not the name.)
+  if (err instanceof EtaFileResolutionError) return 404
   if (err instanceof Prisma.PrismaClientKnownRequestError) {
     if (err.code === 'P2002') return 409
     if (err.code === 'P2025') return 404
