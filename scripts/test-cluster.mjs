@@ -179,12 +179,17 @@ async function stop (proc, signal = 'SIGTERM', graceMs = 5000) {
 /** Polls `url` until it answers 200; fails when the process exits or after `timeoutMs`. */
 async function waitReady (proc, url, timeoutMs = 60_000) {
   const deadline = performance.now() + timeoutMs
+  let last = 'no answer yet'
   for (;;) {
     if (proc.exit !== null) throw new Error(`${proc.name} exited before it was ready (${JSON.stringify(proc.exit)}); ${proc.logFile}:\n${tail(proc.logFile)}`)
-    if (performance.now() > deadline) throw new Error(`${proc.name} was not ready after ${timeoutMs} ms; ${proc.logFile}:\n${tail(proc.logFile)}`)
+    if (performance.now() > deadline) throw new Error(`${proc.name} was not ready after ${timeoutMs} ms (GET ${url}: ${last}); ${proc.logFile}:\n${tail(proc.logFile)}`)
     try {
-      if ((await request(url, { timeoutMs: 2000 })).status === 200) return
-    } catch {}
+      const res = await request(url, { timeoutMs: 2000 })
+      if (res.status === 200) return
+      last = `${res.status} ${res.body.slice(0, 200)}`
+    } catch (err) {
+      last = err.code ?? err.message
+    }
     await delay(50)
   }
 }
@@ -368,11 +373,14 @@ function report (name, pass, figure) {
   log(`${pass ? 'ok  ' : 'FAIL'} ${name.padEnd(11)} ${figure}`)
 }
 
+let interrupted = false
+
 async function runCheck (name, fn) {
+  if (interrupted) return
   try {
     await fn()
   } catch (err) {
-    report(name, false, `error: ${err.message}`)
+    if (!interrupted) report(name, false, `error: ${err.message}`)
   }
 }
 
@@ -429,9 +437,9 @@ async function checkHealth (instances) {
     const res = await request(`${inst.base}/api/health`)
     let body = {}
     try { body = JSON.parse(res.body) } catch {}
-    const good = res.status === 200 && body.database === 'ok' && body.redis === 'ok'
+    const good = res.status === 200 && body.status === 'ok' && body.database === 'ok' && body.redis === 'ok'
     pass &&= good
-    parts.push(`${inst.label}: ${res.status} database=${body.database ?? '(none)'} redis=${body.redis ?? '(none)'}`)
+    parts.push(`${inst.label}: ${res.status} status=${body.status ?? '(none)'} database=${body.database ?? '(none)'} redis=${body.redis ?? '(none)'}`)
   }
   report('health', pass, `/api/health — ${parts.join('; ')}`)
 }
@@ -655,6 +663,7 @@ function cleanup () {
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
+    interrupted = true
     log(`\ntest:cluster: ${signal}; cleaning up`)
     cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143))
   })
@@ -720,7 +729,7 @@ try {
   code = results.length > 0 && failed === 0 ? 0 : 1
   log(`test:cluster: ${results.length - failed} passed, ${failed} failed`)
 } catch (err) {
-  console.error(`test:cluster: ${err.message}`)
+  if (!interrupted) console.error(`test:cluster: ${err.message}`)
   if (results.length > 0) log(`test:cluster: ${results.filter(r => r.pass).length} passed, ${results.filter(r => !r.pass).length + 1} failed`)
 } finally {
   await cleanup()
