@@ -40,7 +40,9 @@ const EnvSchema = Type.Object({
   LOGIN_RATE_LIMIT: Type.Integer({ minimum: 1, default: 20 }),
   LOGIN_RATE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 15 * 60 }),
   LOGIN_ACCOUNT_FREE_ATTEMPTS: Type.Integer({ minimum: 1, default: 5 }),
-  LOGIN_ACCOUNT_MAX_DELAY_SECONDS: Type.Integer({ minimum: 1, default: 15 * 60 })
+  LOGIN_ACCOUNT_MAX_DELAY_SECONDS: Type.Integer({ minimum: 1, default: 15 * 60 }),
+  REDIS_URL: Type.String({ default: '' }),
+  REDIS_KEY_PREFIX: Type.String({ default: 'fastify-portfolio:', pattern: '^[A-Za-z0-9_.:-]{1,100}$' })
 })
 type Env = Static<typeof EnvSchema>
 
@@ -106,6 +108,11 @@ export interface Config {
     freeAttempts: number
     maxDelaySeconds: number
   }
+  /**
+   * Redis, shared by every instance (REDIS_URL; null: none, each instance keeps its counters and
+   * its session cache to itself). `keyPrefix` starts every key and channel name.
+   */
+  redis: { url: string, keyPrefix: string } | null
 }
 
 export class ConfigError extends Error {
@@ -153,6 +160,21 @@ function parseTrustProxy (value: string): boolean | number | string {
   if (v === '' || v === 'false') return false
   if (v === 'true') return true
   if (/^\d+$/.test(v)) return Number(v)
+  return v
+}
+
+function parseRedisUrl (value: string): string | null {
+  const v = value.trim()
+  if (v === '') return null
+  let url: URL
+  try {
+    url = new URL(v)
+  } catch {
+    throw new ConfigError('REDIS_URL is not a URL (expected e.g. redis://127.0.0.1:6379 or rediss://user:password@host:6380/0)')
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new ConfigError(`REDIS_URL must start with redis:// or rediss:// (got ${url.protocol}//)`)
+  }
   return v
 }
 
@@ -204,6 +226,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, options: { dot
 
   const secure = raw.COOKIE_SECURE ?? production
   if (crossSite && !secure) throw new ConfigError('CROSS_SITE_COOKIES=true needs COOKIE_SECURE=true: browsers drop SameSite=None cookies that are not Secure.')
+  const redisUrl = parseRedisUrl(raw.REDIS_URL)
   const corsOrigins = raw.CORS_ORIGINS.split(',').map(s => s.trim()).filter(Boolean)
     .map(o => parseOrigin(o, 'CORS_ORIGINS'))
 
@@ -235,6 +258,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, options: { dot
       maxConcurrent: raw.PASSWORD_HASH_CONCURRENCY
     },
     loginRateLimit: { max: raw.LOGIN_RATE_LIMIT, windowSeconds: raw.LOGIN_RATE_WINDOW_SECONDS },
-    accountThrottle: { freeAttempts: raw.LOGIN_ACCOUNT_FREE_ATTEMPTS, maxDelaySeconds: raw.LOGIN_ACCOUNT_MAX_DELAY_SECONDS }
+    accountThrottle: { freeAttempts: raw.LOGIN_ACCOUNT_FREE_ATTEMPTS, maxDelaySeconds: raw.LOGIN_ACCOUNT_MAX_DELAY_SECONDS },
+    redis: redisUrl === null ? null : { url: redisUrl, keyPrefix: raw.REDIS_KEY_PREFIX }
   })
 }

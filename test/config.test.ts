@@ -60,3 +60,13 @@ test('reads only the environment it is given', () => {
     delete process.env.SIGNUP_ENABLED
   }
 })
+
+test('REDIS_URL: optional, redis:// or rediss:// only, with a key prefix', () => {
+  assert.equal(loadConfig({ NODE_ENV: 'test', JWT_SECRET: strong() }).redis, null)
+  const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: strong(), REDIS_URL: 'rediss://user:pw@cache.internal:6380/2' })
+  assert.deepEqual(config.redis, { url: 'rediss://user:pw@cache.internal:6380/2', keyPrefix: 'fastify-portfolio:' })
+  for (const url of ['localhost:6379', 'http://redis:6379', 'not a url']) {
+    assert.throws(() => loadConfig({ NODE_ENV: 'test', JWT_SECRET: strong(), REDIS_URL: url }), (err: Error) => err instanceof ConfigError && /REDIS_URL/.test(err.message), url)
+  }
+  assert.throws(() => loadConfig({ NODE_ENV: 'test', JWT_SECRET: strong(), REDIS_URL: 'redis://r', REDIS_KEY_PREFIX: 'has spaces' }), /REDIS_KEY_PREFIX/)
+})

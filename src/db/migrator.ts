@@ -777,6 +777,8 @@ async function migrateTarget (databaseUrl: string, options: MigrateOptions): Pro
     await mkdir(dirname(target.file), { recursive: true })
   }
   try {
+    // On PostgreSQL the engine holds Prisma's advisory lock while it applies, and reads the history
+    // again under it: instances migrating one database together apply each migration once (tested).
     const result = await withEngine(target.adapterFactory('write'), { log: options.log }, async (engine) =>
       await engine.applyMigrations({ migrationsList: folder.list, filters: NO_FILTERS }))
     return { applied: result.appliedMigrationNames, backup }

@@ -149,3 +149,12 @@ test('the migration history of a test database is complete', { skip: onPostgres 
   assert.deepEqual({ pending: status.pending, failed: status.failed, unknown: status.unknown }, { pending: [], failed: [], unknown: [] })
   assert.ok(status.applied.length >= 1)
 })
+
+test('instances starting together migrate one at a time: one applies, the others find nothing pending', { skip: onPostgres }, async (t) => {
+  const url = await scratchDatabase(t, 'race')
+  const results = await Promise.all([1, 2, 3].map(() => migrate(url)))
+  const applying = results.filter((r) => r.applied.length > 0)
+  assert.equal(applying.length, 1, JSON.stringify(results))
+  const status = await migrationStatus(url)
+  assert.deepEqual({ pending: status.pending, failed: status.failed }, { pending: [], failed: [] })
+})

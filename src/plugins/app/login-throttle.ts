@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import type { SharedRedis } from '../external/redis.ts'
 import { normalizeUid } from './users-repository.ts'
 
 declare module 'fastify' {
@@ -9,14 +10,18 @@ declare module 'fastify' {
 }
 
 /**
- * Where the throttle keeps its counters. Today a bounded in-process Map (`createMemoryStore`);
- * the scale-out issue moves it to Redis (`GET`, `SET key value PX ttl`, `DEL`), so that every
- * instance sees the same counters. Nothing else needs to change for that.
+ * Where the throttle keeps its counters: a bounded in-process Map (`createMemoryStore`), or
+ * Redis when configured (`createRedisStore`), so that every instance sees the same counters.
  */
 export interface ThrottleStore<T> {
   get (key: string): Promise<T | undefined>
   /** Stores `value`, forgotten after `ttlMs` without a newer `set`. */
   set (key: string, value: T, ttlMs: number): Promise<void>
+  /**
+   * Stores `value` only if the key still holds `expected` (what `get` returned: undefined for
+   * none), atomically. False when it changed meanwhile (another instance's attempt).
+   */
+  setIf (key: string, expected: T | undefined, value: T, ttlMs: number): Promise<boolean>
   delete (key: string): Promise<void>
 }
 
@@ -59,6 +64,9 @@ export interface LoginThrottleOptions {
   maxEntries?: number
 }
 
+/** Rounds of `setIf` lost to other instances before an attempt is refused (see `decide`). */
+const CONFLICT_RETRIES = 5
+
 /** Room for every real account plus a lot of noise: about 200 bytes each (measured: 20 MB in all). */
 export const DEFAULT_MAX_ENTRIES = 100_000
 
@@ -81,6 +89,18 @@ export function createMemoryStore<T> (options: { maxEntries: number, now: () => 
     }
   }
 
+  function write (key: string, value: T, ttlMs: number): void {
+    const now = options.now()
+    sweep(now)
+    // Re-inserting moves the key to the end: the Map stays in write order.
+    entries.delete(key)
+    for (const oldest of entries.keys()) {
+      if (entries.size < options.maxEntries) break
+      entries.delete(oldest)
+    }
+    entries.set(key, { value, expiresAt: now + ttlMs })
+  }
+
   return {
     get size () {
       return entries.size
@@ -95,19 +115,66 @@ export function createMemoryStore<T> (options: { maxEntries: number, now: () => 
       return entry.value
     },
     async set (key, value, ttlMs) {
-      const now = options.now()
-      sweep(now)
-      // Re-inserting moves the key to the end: the Map stays in write order.
-      entries.delete(key)
-      for (const oldest of entries.keys()) {
-        if (entries.size < options.maxEntries) break
-        entries.delete(oldest)
-      }
-      entries.set(key, { value, expiresAt: now + ttlMs })
+      write(key, value, ttlMs)
+    },
+    async setIf (key, expected, value, ttlMs) {
+      if (await this.get(key) !== expected) return false
+      write(key, value, ttlMs)
+      return true
     },
     async delete (key) {
       entries.delete(key)
     }
+  }
+}
+
+/** Sets KEYS[1] to ARGV[2] (PX ARGV[3]) only if it holds ARGV[1] (ARGV[4] = '1': only if it is absent). */
+const SET_IF_LUA = `
+local current = redis.call('GET', KEYS[1])
+if (ARGV[4] == '1' and current == false) or (ARGV[4] == '0' and current == ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0`
+
+/**
+ * The shared store: JSON values under `<prefix>login-throttle:<key>`, expiring in Redis itself.
+ * Whenever Redis is down or a command fails, `fallback` (the in-process store) answers instead:
+ * throttling becomes per-instance for the outage, never absent.
+ */
+export function createRedisStore<T extends object> (redis: SharedRedis, fallback: ThrottleStore<T>): ThrottleStore<T> {
+  const prefix = `${redis.keyPrefix}login-throttle:`
+  // The exact text each value was read as: `setIf` compares texts, as Redis stores them.
+  const texts = new WeakMap<T, string>()
+  const command = async <R>(remote: () => Promise<R>, local: () => Promise<R>): Promise<R> => {
+    if (!redis.available) return local()
+    try {
+      return await remote()
+    } catch {
+      return local()
+    }
+  }
+  return {
+    get: (key) => command(async () => {
+      const text = await redis.client.get(prefix + key)
+      if (text === null) return undefined
+      const value = JSON.parse(text) as T
+      texts.set(value, text)
+      return value
+    }, () => fallback.get(key)),
+    set: (key, value, ttlMs) => command(async () => {
+      await redis.client.set(prefix + key, JSON.stringify(value), 'PX', ttlMs)
+    }, () => fallback.set(key, value, ttlMs)),
+    setIf: (key, expected, value, ttlMs) => command(async () => {
+      const expectedText = expected === undefined ? '' : texts.get(expected)
+      // A value this store did not read (it came from the fallback): not what Redis holds.
+      if (expectedText === undefined) return false
+      const done = await redis.client.eval(SET_IF_LUA, 1, prefix + key, expectedText, JSON.stringify(value), ttlMs, expected === undefined ? '1' : '0')
+      return done === 1
+    }, () => fallback.setIf(key, expected, value, ttlMs)),
+    delete: (key) => command(async () => {
+      await redis.client.del(prefix + key)
+    }, () => fallback.delete(key))
   }
 }
 
@@ -149,8 +216,8 @@ export function createLoginThrottle (options: LoginThrottleOptions): LoginThrott
   const { freeAttempts, maxDelaySeconds } = options
   const maxDelayMs = maxDelaySeconds * 1000
   const quietPeriodMs = 2 * maxDelayMs
-  // Read-modify-write of one key runs one at a time, so concurrent attempts are all counted.
-  // (With Redis this becomes one atomic script.) Only keys with attempts in flight are held.
+  // Read-modify-write of one key runs one at a time in this process, so concurrent attempts are
+  // all counted without conflicts; `setIf` covers other instances. Only keys in flight are held.
   const queues = new Map<string, Promise<unknown>>()
 
   async function exclusive<T> (key: string, task: () => Promise<T>): Promise<T> {
@@ -162,6 +229,24 @@ export function createLoginThrottle (options: LoginThrottleOptions): LoginThrott
     } finally {
       if (queues.get(key) === tail) queues.delete(key)
     }
+  }
+
+  /** One attempt for `key`, counted atomically against every instance's (see ThrottleStore.setIf). */
+  async function decide (key: string, triesLeft = CONFLICT_RETRIES): Promise<ThrottleVerdict> {
+    const now = throttle.now()
+    const state = await throttle.store.get(key)
+    if (state !== undefined) {
+      const waitUntil = state.lastAttemptAt + throttle.delayMs(state.failures)
+      if (now < waitUntil) {
+        return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((waitUntil - now) / 1000)) }
+      }
+    }
+    const next = { failures: (state?.failures ?? 0) + 1, lastAttemptAt: now }
+    // Another instance counted an attempt since `get`: decide again on its state.
+    if (await throttle.store.setIf(key, state, next, quietPeriodMs)) return { allowed: true }
+    // Still losing after a few rounds: a burst of guesses at this account; this one waits.
+    if (triesLeft === 0) return { allowed: false, retryAfterSeconds: 1 }
+    return decide(key, triesLeft - 1)
   }
 
   const throttle: LoginThrottle = {
@@ -179,18 +264,7 @@ export function createLoginThrottle (options: LoginThrottleOptions): LoginThrott
 
     attempt (uid) {
       const key = normalizeUid(uid)
-      return exclusive<ThrottleVerdict>(key, async () => {
-        const now = throttle.now()
-        const state = await throttle.store.get(key)
-        if (state !== undefined) {
-          const waitUntil = state.lastAttemptAt + throttle.delayMs(state.failures)
-          if (now < waitUntil) {
-            return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((waitUntil - now) / 1000)) }
-          }
-        }
-        await throttle.store.set(key, { failures: (state?.failures ?? 0) + 1, lastAttemptAt: now }, quietPeriodMs)
-        return { allowed: true }
-      })
+      return exclusive(key, () => decide(key))
     },
 
     succeeded (uid) {
@@ -202,5 +276,10 @@ export function createLoginThrottle (options: LoginThrottleOptions): LoginThrott
 }
 
 export default fp(async function loginThrottle (fastify) {
-  fastify.decorate('loginThrottle', createLoginThrottle(fastify.config.accountThrottle))
-}, { name: 'login-throttle' })
+  const { redis, config } = fastify
+  // Without Redis: the in-process store. With it: Redis, and that in-process store during outages.
+  const local = createLoginThrottle(config.accountThrottle)
+  fastify.decorate('loginThrottle', redis === null
+    ? local
+    : createLoginThrottle({ ...config.accountThrottle, store: createRedisStore(redis, local.store) }))
+}, { name: 'login-throttle', dependencies: ['redis'] })

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import type { Session } from '../../generated/prisma/client.ts'
 import type { SessionWithUser } from './sessions-repository.ts'
 
 declare module 'fastify' {
@@ -7,18 +8,52 @@ declare module 'fastify' {
   }
 }
 
+/** A change that makes cached entries wrong, as sent to the other instances. */
+export type Invalidation =
+  | { kind: 'session', id: string }
+  | { kind: 'user', userId: number }
+  | { kind: 'sessions-list', userId: number }
+
+/** The Redis channel invalidations travel on (after REDIS_KEY_PREFIX). */
+export const INVALIDATION_CHANNEL = 'session-invalidations'
+
 /**
- * Verified sessions (row + user) kept in process for a few seconds, so a signed-in page costs
- * no database read. Everything that changes a session or a user on this instance forgets it at
- * once (sessions and users repositories); other instances see the change within `ttlMs`.
- * Only rows that exist are cached: random token ids cannot fill it.
+ * Verified sessions (row + user) and each user's list of signed-in devices, kept in process for
+ * a few seconds, so a signed-in page costs no database read.
+ *
+ * Correctness rules (docs/decisions/0019-redis.md):
+ * - Everything that changes a session or a user forgets the entries at once on this instance
+ *   (the sessions and users repositories call `forget*` after their write), and sends the same
+ *   invalidation to the other instances when a bus (Redis pub/sub) is connected.
+ * - A database read that started before an invalidation is not cached (`generation`): it may
+ *   hold the row as it was before the change.
+ * - With a bus configured, nothing is served from memory while the bus is down (the other
+ *   instances' invalidations could be missed): every request reads the database, and the cache
+ *   starts empty when the bus is back. Without a bus, other instances see a change within `ttlMs`.
+ * - Only rows that exist are cached: random token ids cannot fill it.
  */
 export class SessionCache {
   readonly #entries = new Map<string, { session: SessionWithUser, until: number }>()
+  readonly #lists = new Map<number, { sessions: Session[], until: number }>()
+  #generation = 0
+  /** False while invalidations from other instances could be missed. */
+  #trusted = true
+  #publish: ((event: Invalidation) => void) | null = null
 
   constructor (readonly ttlMs: number, readonly maxEntries = 10_000, readonly now: () => number = Date.now) {}
 
+  /** Whether entries are served at all (a zero time, or a bus that is down, turns the cache off). */
+  get enabled (): boolean {
+    return this.ttlMs > 0 && this.#trusted
+  }
+
+  /** Take it before a database read, pass it to `set`: the result is dropped if anything was forgotten meanwhile. */
+  get generation (): number {
+    return this.#generation
+  }
+
   get (id: string): SessionWithUser | undefined {
+    if (!this.enabled) return undefined
     const entry = this.#entries.get(id)
     if (entry === undefined) return undefined
     if (entry.until <= this.now()) {
@@ -28,30 +63,154 @@ export class SessionCache {
     return entry.session
   }
 
-  set (session: SessionWithUser): void {
-    if (this.ttlMs <= 0) return
+  set (session: SessionWithUser, generation = this.#generation): void {
+    if (!this.enabled || generation !== this.#generation) return
     this.#entries.delete(session.id)
     this.#entries.set(session.id, { session, until: this.now() + this.ttlMs })
     // Maps iterate in insertion order: the first key is the oldest entry.
     if (this.#entries.size > this.maxEntries) this.#entries.delete(this.#entries.keys().next().value!)
   }
 
+  /** A cached entry changed in a way that cannot revoke it (e.g. `lastSeenAt`): replaced in place, same expiry. */
+  update (session: SessionWithUser): void {
+    const entry = this.#entries.get(session.id)
+    if (entry !== undefined) entry.session = session
+  }
+
+  /** The user's signed-in devices, as last read. */
+  getSessions (userId: number): Session[] | undefined {
+    if (!this.enabled) return undefined
+    const entry = this.#lists.get(userId)
+    if (entry === undefined) return undefined
+    if (entry.until <= this.now()) {
+      this.#lists.delete(userId)
+      return undefined
+    }
+    return entry.sessions
+  }
+
+  setSessions (userId: number, sessions: Session[], generation = this.#generation): void {
+    if (!this.enabled || generation !== this.#generation) return
+    this.#lists.delete(userId)
+    this.#lists.set(userId, { sessions, until: this.now() + this.ttlMs })
+    if (this.#lists.size > this.maxEntries) this.#lists.delete(this.#lists.keys().next().value!)
+  }
+
+  /** After a session was revoked or replaced. */
   forgetSession (id: string): void {
-    this.#entries.delete(id)
+    this.#forget({ kind: 'session', id })
   }
 
   /** After a change to a user (role, name, password, deletion) or to all their sessions. */
   forgetUser (userId: number): void {
-    for (const [id, entry] of this.#entries) {
-      if (entry.session.userId === userId) this.#entries.delete(id)
-    }
+    this.#forget({ kind: 'user', userId })
+  }
+
+  /** After a new session of the user (their list of devices grew). */
+  forgetSessionsList (userId: number): void {
+    this.#forget({ kind: 'sessions-list', userId })
+  }
+
+  /** An invalidation sent by another instance: applied here, not sent on. */
+  receive (event: Invalidation): void {
+    this.#apply(event)
+  }
+
+  /**
+   * Connects the cache to a bus to the other instances: `publish` sends this instance's
+   * invalidations. Until `busUp()`, and whenever `busDown()`, nothing is served from memory.
+   */
+  attachBus (publish: (event: Invalidation) => void): void {
+    this.#publish = publish
+    this.busDown()
+  }
+
+  busUp (): void {
+    this.clear()
+    this.#trusted = true
+  }
+
+  busDown (): void {
+    this.#trusted = false
+    this.clear()
+  }
+
+  /** Forgets everything (and any read in flight). */
+  clear (): void {
+    this.#generation++
+    this.#entries.clear()
+    this.#lists.clear()
   }
 
   get size (): number {
     return this.#entries.size
   }
+
+  #forget (event: Invalidation): void {
+    this.#apply(event)
+    this.#publish?.(event)
+  }
+
+  #apply (event: Invalidation): void {
+    this.#generation++
+    switch (event.kind) {
+      case 'session':
+        this.#entries.delete(event.id)
+        // The lists that show it (a user's list holds only their own sessions: at most one).
+        for (const [userId, list] of this.#lists) {
+          if (list.sessions.some(s => s.id === event.id)) this.#lists.delete(userId)
+        }
+        break
+      case 'user':
+        for (const [id, entry] of this.#entries) {
+          if (entry.session.userId === event.userId) this.#entries.delete(id)
+        }
+        this.#lists.delete(event.userId)
+        break
+      case 'sessions-list':
+        this.#lists.delete(event.userId)
+        break
+    }
+  }
+}
+
+/** An invalidation as read from the bus, or null for anything else (never trusted blindly). */
+export function parseInvalidation (text: string): Invalidation | null {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return null
+  }
+  if (typeof value !== 'object' || value === null) return null
+  const event = value as Record<string, unknown>
+  if (event.kind === 'session' && typeof event.id === 'string') return { kind: 'session', id: event.id }
+  if ((event.kind === 'user' || event.kind === 'sessions-list') && Number.isSafeInteger(event.userId)) {
+    return { kind: event.kind, userId: event.userId as number }
+  }
+  return null
 }
 
 export default fp(async function sessionCache (fastify) {
-  fastify.decorate('sessionCache', new SessionCache(fastify.config.session.cacheMs))
-}, { name: 'session-cache' })
+  const cache = new SessionCache(fastify.config.session.cacheMs)
+  fastify.decorate('sessionCache', cache)
+
+  const { redis } = fastify
+  if (redis === null || cache.ttlMs === 0) return
+  // Other instances' changes arrive over Redis pub/sub; see the class comment for the outage rule.
+  cache.attachBus((event) => {
+    redis.publish(INVALIDATION_CHANNEL, JSON.stringify(event)).catch((err: Error) => {
+      // The other instances then see the change within ttlMs at worst (their entries expire).
+      fastify.log.warn({ reason: err.message, invalidation: event.kind }, 'could not send a session invalidation to the other instances')
+    })
+  })
+  await redis.subscribe(INVALIDATION_CHANNEL, {
+    message (text) {
+      const event = parseInvalidation(text)
+      if (event !== null) cache.receive(event)
+      else fastify.log.warn('ignored a malformed session invalidation from Redis')
+    },
+    up: () => cache.busUp(),
+    down: () => cache.busDown()
+  })
+}, { name: 'session-cache', dependencies: ['redis'] })

@@ -73,7 +73,7 @@ export function createSessionsRepository ({ prisma, sessionCache }: { prisma: Pr
       const now = new Date()
       const authenticatedAt = input.authenticatedAt ?? now
       const absoluteEnd = authenticatedAt.getTime() + policy.maxAgeSeconds * 1000
-      return tx.session.create({
+      const session = await tx.session.create({
         data: {
           id: newSessionId(),
           userId: input.userId,
@@ -86,6 +86,9 @@ export function createSessionsRepository ({ prisma, sessionCache }: { prisma: Pr
           ip: input.ip.slice(0, 64)
         }
       })
+      // The user's list of devices grew.
+      sessionCache?.forgetSessionsList(input.userId)
+      return session
     },
 
     /**
@@ -95,9 +98,10 @@ export function createSessionsRepository ({ prisma, sessionCache }: { prisma: Pr
     async findActive (id: string, tx: Tx = prisma): Promise<SessionWithUser | null> {
       let session = sessionCache?.get(id) ?? null
       if (session === null) {
+        const generation = sessionCache?.generation
         session = await tx.session.findUnique({ where: { id }, include: { user: true } })
         if (session === null) return null
-        sessionCache?.set(session)
+        sessionCache?.set(session, generation)
       }
       return isLive(session, Date.now()) ? session : null
     },
@@ -112,6 +116,7 @@ export function createSessionsRepository ({ prisma, sessionCache }: { prisma: Pr
         where: { id: old.id, rotatedAt: null, revokedAt: null },
         data: { rotatedAt: new Date() }
       })
+      // After the write, so that no read of the old row can be cached again (see SessionCache).
       sessionCache?.forgetSession(old.id)
       if (count === 0) return null
       return repository.create({ userId: old.userId, authenticatedAt: old.authenticatedAt, ...meta }, tx)
@@ -121,31 +126,39 @@ export function createSessionsRepository ({ prisma, sessionCache }: { prisma: Pr
       const lastSeenAt = new Date()
       await tx.session.updateMany({ where: { id, revokedAt: null }, data: { lastSeenAt } })
       const cached = sessionCache?.get(id)
-      if (cached !== undefined) sessionCache!.set({ ...cached, lastSeenAt })
+      if (cached !== undefined) sessionCache!.update({ ...cached, lastSeenAt })
     },
 
     async revoke (id: string, tx: Tx = prisma): Promise<boolean> {
-      sessionCache?.forgetSession(id)
       const { count } = await tx.session.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } })
+      sessionCache?.forgetSession(id)
       return count > 0
     },
 
     /** Revokes every live session of a user, except `exceptId` (the caller's own) when given. */
     async revokeAllForUser (userId: number, exceptId?: string, tx: Tx = prisma): Promise<number> {
-      sessionCache?.forgetUser(userId)
       const { count } = await tx.session.updateMany({
         where: { userId, revokedAt: null, ...(exceptId === undefined ? {} : { id: { not: exceptId } }) },
         data: { revokedAt: new Date() }
       })
+      sessionCache?.forgetUser(userId)
       return count
     },
 
-    /** The user's signed-in devices: one row each (replaced rows are not listed). */
+    /**
+     * The user's signed-in devices: one row each (replaced rows are not listed), from the cache
+     * when it has them. For display: acting on one of them reads its row again.
+     */
     async listActiveForUser (userId: number, tx: Tx = prisma): Promise<Session[]> {
-      return tx.session.findMany({
+      const cached = sessionCache?.getSessions(userId)
+      if (cached !== undefined) return cached
+      const generation = sessionCache?.generation
+      const sessions = await tx.session.findMany({
         where: { userId, rotatedAt: null, ...live(new Date()) },
         orderBy: { lastSeenAt: 'desc' }
       })
+      sessionCache?.setSessions(userId, sessions, generation)
+      return sessions
     },
 
     /**
