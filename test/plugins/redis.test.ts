@@ -1,7 +1,7 @@
 /**
  * Several instances sharing Redis (REDIS_URL): revocations, rate limits and sign-in throttling
  * cross instances, and a Redis outage leaves the app serving, fail-safe. Runs on the real Redis
- * of the machine (REDIS_TEST_URL, default redis://127.0.0.1:6379), through a TCP proxy the test
+ * of the machine (TEST_REDIS_URL, default redis://127.0.0.1:6379), through a TCP proxy the test
  * can cut, as a network failure would.
  */
 import assert from 'node:assert/strict'
@@ -18,7 +18,7 @@ import { INVALIDATION_CHANNEL } from '../../src/plugins/app/session-cache.ts'
 import { freshDatabase, signIn } from '../helper.ts'
 import { createAdmin, createUser } from '../factories.ts'
 
-const REDIS = new URL(process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379')
+const REDIS = new URL(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379')
 const BOUND_MS = 1000
 
 /** A TCP proxy to Redis that can be cut (every connection dropped, nothing listening) and restored. */
