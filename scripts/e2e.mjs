@@ -4,19 +4,11 @@
 // Chromium or Chrome; on Debian/Ubuntu as root it installs the `chromium` package with apt.
 // End-to-end tests are never skipped: without a browser this exits 1 and says how to get one.
 import { spawnSync } from 'node:child_process'
-import { accessSync, constants, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { chromium } from '@playwright/test'
+import { isExecutable } from './lib/system.mjs'
 
 const SYSTEM_BROWSERS = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable']
-
-function isExecutable (path) {
-  try {
-    accessSync(path, constants.X_OK)
-    return true
-  } catch {
-    return false
-  }
-}
 
 function playwrightBrowser () {
   try {

@@ -24,15 +24,15 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
-import { createServer } from 'node:net'
 import { availableParallelism, loadavg, tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
+import { freePort, isExecutable } from './lib/system.mjs'
 
 /** With REDIS_URL set, a sign-out on one instance must reach every other's session cache within this. */
 const REVOCATION_BOUND_MS = 1000
@@ -125,18 +125,6 @@ function sessionCookie (res) {
   return pair
 }
 
-function freePort () {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
 function tail (file, lines = 20) {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
@@ -199,15 +187,6 @@ async function waitReady (proc, url, timeoutMs = 60_000) {
 /* ------------------------------------------------------------------------------------------ */
 
 const NGINX_PATHS = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']
-
-function isExecutable (path) {
-  try {
-    accessSync(path, constants.X_OK)
-    return true
-  } catch {
-    return false
-  }
-}
 
 function findNginx () {
   for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {

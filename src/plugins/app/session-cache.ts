@@ -14,6 +14,12 @@ export type Invalidation =
   | { kind: 'user', userId: number }
   | { kind: 'sessions-list', userId: number }
 
+/** A cached value and when it stops being served (ms, from the cache's clock). */
+interface Entry<V> {
+  value: V
+  until: number
+}
+
 /** The Redis channel invalidations travel on (after REDIS_KEY_PREFIX). */
 export const INVALIDATION_CHANNEL = 'session-invalidations'
 
@@ -33,8 +39,8 @@ export const INVALIDATION_CHANNEL = 'session-invalidations'
  * - Only rows that exist are cached: random token ids cannot fill it.
  */
 export class SessionCache {
-  readonly #entries = new Map<string, { session: SessionWithUser, until: number }>()
-  readonly #lists = new Map<number, { sessions: Session[], until: number }>()
+  readonly #entries = new Map<string, Entry<SessionWithUser>>()
+  readonly #lists = new Map<number, Entry<Session[]>>()
   #generation = 0
   /** False while invalidations from other instances could be missed. */
   #trusted = true
@@ -53,47 +59,45 @@ export class SessionCache {
   }
 
   get (id: string): SessionWithUser | undefined {
-    if (!this.enabled) return undefined
-    const entry = this.#entries.get(id)
-    if (entry === undefined) return undefined
-    if (entry.until <= this.now()) {
-      this.#entries.delete(id)
-      return undefined
-    }
-    return entry.session
+    return this.#read(this.#entries, id)
   }
 
   set (session: SessionWithUser, generation = this.#generation): void {
-    if (!this.enabled || generation !== this.#generation) return
-    this.#entries.delete(session.id)
-    this.#entries.set(session.id, { session, until: this.now() + this.ttlMs })
-    // Maps iterate in insertion order: the first key is the oldest entry.
-    if (this.#entries.size > this.maxEntries) this.#entries.delete(this.#entries.keys().next().value!)
+    this.#write(this.#entries, session.id, session, generation)
   }
 
   /** A cached entry changed in a way that cannot revoke it (e.g. `lastSeenAt`): replaced in place, same expiry. */
   update (session: SessionWithUser): void {
     const entry = this.#entries.get(session.id)
-    if (entry !== undefined) entry.session = session
+    if (entry !== undefined) entry.value = session
   }
 
   /** The user's signed-in devices, as last read. */
   getSessions (userId: number): Session[] | undefined {
-    if (!this.enabled) return undefined
-    const entry = this.#lists.get(userId)
-    if (entry === undefined) return undefined
-    if (entry.until <= this.now()) {
-      this.#lists.delete(userId)
-      return undefined
-    }
-    return entry.sessions
+    return this.#read(this.#lists, userId)
   }
 
   setSessions (userId: number, sessions: Session[], generation = this.#generation): void {
+    this.#write(this.#lists, userId, sessions, generation)
+  }
+
+  #read<K, V> (map: Map<K, Entry<V>>, key: K): V | undefined {
+    if (!this.enabled) return undefined
+    const entry = map.get(key)
+    if (entry === undefined) return undefined
+    if (entry.until <= this.now()) {
+      map.delete(key)
+      return undefined
+    }
+    return entry.value
+  }
+
+  #write<K, V> (map: Map<K, Entry<V>>, key: K, value: V, generation: number): void {
     if (!this.enabled || generation !== this.#generation) return
-    this.#lists.delete(userId)
-    this.#lists.set(userId, { sessions, until: this.now() + this.ttlMs })
-    if (this.#lists.size > this.maxEntries) this.#lists.delete(this.#lists.keys().next().value!)
+    map.delete(key)
+    map.set(key, { value, until: this.now() + this.ttlMs })
+    // Maps iterate in insertion order: the first key is the oldest entry.
+    if (map.size > this.maxEntries) map.delete(map.keys().next().value!)
   }
 
   /** After a session was revoked or replaced. */
@@ -158,12 +162,12 @@ export class SessionCache {
         this.#entries.delete(event.id)
         // The lists that show it (a user's list holds only their own sessions: at most one).
         for (const [userId, list] of this.#lists) {
-          if (list.sessions.some(s => s.id === event.id)) this.#lists.delete(userId)
+          if (list.value.some(s => s.id === event.id)) this.#lists.delete(userId)
         }
         break
       case 'user':
         for (const [id, entry] of this.#entries) {
-          if (entry.session.userId === event.userId) this.#entries.delete(id)
+          if (entry.value.userId === event.userId) this.#entries.delete(id)
         }
         this.#lists.delete(event.userId)
         break
