@@ -36,7 +36,13 @@ export function serverOptions (config: Config): FastifyServerOptions {
         // additionalProperties: false. See docs/decisions/0004-unknown-fields-are-rejected.md.
         removeAdditional: false,
         coerceTypes: 'array',
-        allErrors: false
+        allErrors: false,
+        // Start-up: every route's validator is compiled before the first request (a fifth of the
+        // cold start). The route schemas are checked against the JSON Schema meta-schema where
+        // they are written and tested, not again at every production start; and Ajv's extra
+        // pass over the generated code is skipped (it saves no measurable time per request).
+        validateSchema: config.env !== 'production',
+        code: { optimize: false }
       }
     }
   }

@@ -72,6 +72,7 @@ interface Verified {
 const TOUCH_INTERVAL_MS = 60_000
 // fast-jwt checks `iat` only against maxAge, so a token "issued" in the future would outlive it.
 const MAX_CLOCK_SKEW_MS = 30_000
+const MAX_REMEMBERED_HANDLES = 10_000
 
 const metaOf = (request: FastifyRequest): SignInMeta => ({ userAgent: request.headers['user-agent'] ?? '', ip: request.ip })
 
@@ -98,6 +99,9 @@ export function createAuth (fastify: FastifyInstance) {
   // they are renewed, which happens on their first use.
   const olderKeys = config.jwt.secrets.slice(1)
   const handleKey = deriveKey(config.jwt.secret, 'session-handle')
+  // A handle is a fixed function of the session id: remembered rather than recomputed (an HMAC)
+  // for every row of every /profile and /api/sessions. Knowing it reveals nothing more.
+  const handles = new Map<string, string>()
 
   type Claims = { sub?: unknown, jti?: unknown, iat?: unknown, exp?: unknown }
   function verifyToken (token: string): { claims: Claims, currentKey: boolean } | null {
@@ -213,7 +217,14 @@ export function createAuth (fastify: FastifyInstance) {
      * showing its token id (the `jti` never appears in HTML or URLs).
      */
     sessionHandle (sessionId: string): string {
-      return createHmac('sha256', handleKey).update(sessionId).digest('base64url').slice(0, 22)
+      let handle = handles.get(sessionId)
+      if (handle === undefined) {
+        handle = createHmac('sha256', handleKey).update(sessionId).digest('base64url').slice(0, 22)
+        // Bounded: the oldest entry goes first (Maps iterate in insertion order).
+        if (handles.size >= MAX_REMEMBERED_HANDLES) handles.delete(handles.keys().next().value!)
+        handles.set(sessionId, handle)
+      }
+      return handle
     },
 
     /**
