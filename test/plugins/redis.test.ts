@@ -85,6 +85,11 @@ async function twoInstances (t: TestContext, env: Record<string, string> = {}, r
   return { a, b, config, logs }
 }
 
+/** Waits until both instances are connected and subscribed (at start they wait at most 2 s for Redis). */
+async function connected (...apps: FastifyInstance[]): Promise<void> {
+  await within(10_000, 'connected to Redis', async () => apps.every(app => app.redis?.available === true && app.redis.subscribed))
+}
+
 /** Polls until `check` holds; returns the time it took, or fails after `ms`. */
 async function within (ms: number, what: string, check: () => Promise<boolean>): Promise<number> {
   const start = performance.now()
@@ -108,6 +113,7 @@ test('both instances connect and report Redis in /api/health', async (t) => {
   const { a, b } = await twoInstances(t)
   for (const app of [a, b]) {
     assert.ok(app.redis?.available, 'connected at start')
+    await connected(app)
     const health = await app.inject({ url: '/api/health' })
     assert.equal(health.statusCode, 200)
     assert.deepEqual(health.json(), { status: 'ok', database: 'ok', redis: 'ok' })
@@ -116,6 +122,7 @@ test('both instances connect and report Redis in /api/health', async (t) => {
 
 test(`a sign-out on one instance is refused by the other within ${BOUND_MS} ms, though its cache holds the session for 60 s`, async (t) => {
   const { a, b } = await twoInstances(t)
+  await connected(a, b)
   const { user } = await createUser(a)
   const cookie = await signIn(a, user.id)
   assert.equal(await status(b, '/api/id', cookie), 200)
@@ -128,6 +135,7 @@ test(`a sign-out on one instance is refused by the other within ${BOUND_MS} ms, 
 
 test('"sign out everywhere else", a role change and a deletion on one instance reach the other', async (t) => {
   const { a, b } = await twoInstances(t)
+  await connected(a, b)
   const { user } = await createUser(a)
   const mine = await signIn(a, user.id)
   const other = await signIn(a, user.id)
@@ -148,6 +156,7 @@ test('"sign out everywhere else", a role change and a deletion on one instance r
 
 test('the list of signed-in devices is cached, and a sign-in on another instance shows on this one', async (t) => {
   const { a, b } = await twoInstances(t)
+  await connected(a, b)
   const { user, password } = await createUser(a)
   const cookie = await signIn(b, user.id)
   assert.equal((await b.sessionsRepository.listActiveForUser(user.id)).length, 1)
@@ -161,6 +170,7 @@ test('the list of signed-in devices is cached, and a sign-in on another instance
 
 test('the per-IP limit on credential routes is one budget across instances (and across routes)', async (t) => {
   const { a, b } = await twoInstances(t, { LOGIN_RATE_LIMIT: '4' })
+  await connected(a, b)
   const codes: number[] = []
   for (const app of [a, b, a, b]) codes.push((await authenticate(app, 'nobody', 'wrong-password')).statusCode)
   assert.deepEqual(codes, [401, 401, 401, 401])
@@ -171,6 +181,7 @@ test('the per-IP limit on credential routes is one budget across instances (and 
 
 test('the per-account throttle counts failures from every instance', async (t) => {
   const { a, b } = await twoInstances(t, { LOGIN_ACCOUNT_FREE_ATTEMPTS: '3' })
+  await connected(a, b)
   const { user, password } = await createUser(a)
   for (const app of [a, b, a]) assert.equal((await authenticate(app, user.uid, 'wrong-password')).statusCode, 401)
   const refused = await authenticate(b, user.uid, password)
@@ -180,6 +191,7 @@ test('the per-account throttle counts failures from every instance', async (t) =
 
 test('parallel attempts on two instances are all counted: only the free attempts get through', async (t) => {
   const { a, b } = await twoInstances(t, { LOGIN_ACCOUNT_FREE_ATTEMPTS: '4' })
+  await connected(a, b)
   const verdicts = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? a : b).loginThrottle.attempt('burst-target')))
   assert.equal(verdicts.filter(v => v.allowed).length, 4)
 })
@@ -187,6 +199,7 @@ test('parallel attempts on two instances are all counted: only the free attempts
 test('Redis going away: the app keeps serving, says so, reads sessions from the database, and resumes when Redis is back', async (t) => {
   const proxy = await redisProxy(t)
   const { a, b, logs } = await twoInstances(t, { LOGIN_RATE_LIMIT: '3' }, proxy.url())
+  await connected(a, b)
   const { user, password } = await createUser(a)
   const cookie = await signIn(a, user.id)
   assert.equal(await status(b, '/api/id', cookie), 200)
@@ -232,6 +245,7 @@ test('an app started while Redis is down starts anyway, degraded, and connects w
 
 test('a malformed message on the invalidation channel is ignored; the app keeps serving', async (t) => {
   const { a, config } = await twoInstances(t)
+  await connected(a)
   const { user } = await createUser(a)
   const cookie = await signIn(a, user.id)
   assert.equal(await status(a, '/api/id', cookie), 200)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { SessionCache, parseInvalidation } from '../../src/plugins/app/session-cache.ts'
+import { SessionCache, formatInvalidation, parseInvalidation } from '../../src/plugins/app/session-cache.ts'
 import type { SessionWithUser } from '../../src/plugins/app/sessions-repository.ts'
 
 const session = (id: string, userId = 1) => ({ id, userId }) as unknown as SessionWithUser
@@ -51,6 +51,14 @@ test('a read that started before an invalidation is not cached: it may hold the 
   assert.equal(cache.get('a'), undefined)
   cache.set(session('a', 1), cache.generation)
   assert.equal(cache.get('a')?.id, 'a')
+  // A new session elsewhere changes no cached session, only lists of devices.
+  const beforeSignIn = cache.generation
+  const listBefore = cache.listGeneration
+  cache.forgetSessionsList(2)
+  cache.set(session('b', 3), beforeSignIn)
+  assert.equal(cache.get('b')?.id, 'b')
+  cache.setSessions(2, [], listBefore)
+  assert.equal(cache.getSessions(2), undefined)
 })
 
 test('lists of devices: cached per user, forgotten with a session in them, the user, or a new session', () => {
@@ -94,8 +102,8 @@ test('with a bus: every change is published, nothing is served until the bus is 
 })
 
 test('messages from the bus are validated', () => {
-  assert.deepEqual(parseInvalidation('{"kind":"session","id":"abc"}'), { kind: 'session', id: 'abc' })
-  assert.deepEqual(parseInvalidation('{"kind":"user","userId":3,"extra":1}'), { kind: 'user', userId: 3 })
+  assert.deepEqual(parseInvalidation(formatInvalidation({ kind: 'session', id: 'abc' }, 'me')), { event: { kind: 'session', id: 'abc' }, from: 'me' })
+  assert.deepEqual(parseInvalidation('{"kind":"user","userId":3,"extra":1}'), { event: { kind: 'user', userId: 3 }, from: '' })
   for (const junk of ['', 'nope', 'null', '[]', '{"kind":"session","id":3}', '{"kind":"user","userId":"3"}', '{"kind":"user","userId":1.5}', '{"kind":"drop-tables"}']) {
     assert.equal(parseInvalidation(junk), null, junk)
   }

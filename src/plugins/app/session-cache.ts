@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { Session } from '../../generated/prisma/client.ts'
 import type { SessionWithUser } from './sessions-repository.ts'
@@ -42,6 +43,7 @@ export class SessionCache {
   readonly #entries = new Map<string, Entry<SessionWithUser>>()
   readonly #lists = new Map<number, Entry<Session[]>>()
   #generation = 0
+  #listGeneration = 0
   /** False while invalidations from other instances could be missed. */
   #trusted = true
   #publish: ((event: Invalidation) => void) | null = null
@@ -53,9 +55,14 @@ export class SessionCache {
     return this.ttlMs > 0 && this.#trusted
   }
 
-  /** Take it before a database read, pass it to `set`: the result is dropped if anything was forgotten meanwhile. */
+  /** Take it before reading a session, pass it to `set`: the row is dropped if a session or user was forgotten meanwhile. */
   get generation (): number {
     return this.#generation
+  }
+
+  /** The same for `setSessions` (any invalidation counts). */
+  get listGeneration (): number {
+    return this.#listGeneration
   }
 
   get (id: string): SessionWithUser | undefined {
@@ -63,7 +70,7 @@ export class SessionCache {
   }
 
   set (session: SessionWithUser, generation = this.#generation): void {
-    this.#write(this.#entries, session.id, session, generation)
+    this.#write(this.#entries, session.id, session, generation === this.#generation)
   }
 
   /** A cached entry changed in a way that cannot revoke it (e.g. `lastSeenAt`): replaced in place, same expiry. */
@@ -77,8 +84,8 @@ export class SessionCache {
     return this.#read(this.#lists, userId)
   }
 
-  setSessions (userId: number, sessions: Session[], generation = this.#generation): void {
-    this.#write(this.#lists, userId, sessions, generation)
+  setSessions (userId: number, sessions: Session[], generation = this.#listGeneration): void {
+    this.#write(this.#lists, userId, sessions, generation === this.#listGeneration)
   }
 
   #read<K, V> (map: Map<K, Entry<V>>, key: K): V | undefined {
@@ -92,8 +99,8 @@ export class SessionCache {
     return entry.value
   }
 
-  #write<K, V> (map: Map<K, Entry<V>>, key: K, value: V, generation: number): void {
-    if (!this.enabled || generation !== this.#generation) return
+  #write<K, V> (map: Map<K, Entry<V>>, key: K, value: V, current: boolean): void {
+    if (!this.enabled || !current) return
     map.delete(key)
     map.set(key, { value, until: this.now() + this.ttlMs })
     // Maps iterate in insertion order: the first key is the oldest entry.
@@ -142,6 +149,7 @@ export class SessionCache {
   /** Forgets everything (and any read in flight). */
   clear (): void {
     this.#generation++
+    this.#listGeneration++
     this.#entries.clear()
     this.#lists.clear()
   }
@@ -156,7 +164,9 @@ export class SessionCache {
   }
 
   #apply (event: Invalidation): void {
-    this.#generation++
+    this.#listGeneration++
+    // A new session of a user changes no cached session: reads in flight may still be cached.
+    if (event.kind !== 'sessions-list') this.#generation++
     switch (event.kind) {
       case 'session':
         this.#entries.delete(event.id)
@@ -178,8 +188,13 @@ export class SessionCache {
   }
 }
 
+/** An invalidation as sent on the bus: the event and the instance that sent it. */
+export function formatInvalidation (event: Invalidation, from: string): string {
+  return JSON.stringify({ ...event, from })
+}
+
 /** An invalidation as read from the bus, or null for anything else (never trusted blindly). */
-export function parseInvalidation (text: string): Invalidation | null {
+export function parseInvalidation (text: string): { event: Invalidation, from: string } | null {
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -187,10 +202,11 @@ export function parseInvalidation (text: string): Invalidation | null {
     return null
   }
   if (typeof value !== 'object' || value === null) return null
-  const event = value as Record<string, unknown>
-  if (event.kind === 'session' && typeof event.id === 'string') return { kind: 'session', id: event.id }
-  if ((event.kind === 'user' || event.kind === 'sessions-list') && Number.isSafeInteger(event.userId)) {
-    return { kind: event.kind, userId: event.userId as number }
+  const message = value as Record<string, unknown>
+  const from = typeof message.from === 'string' ? message.from : ''
+  if (message.kind === 'session' && typeof message.id === 'string') return { event: { kind: 'session', id: message.id }, from }
+  if ((message.kind === 'user' || message.kind === 'sessions-list') && Number.isSafeInteger(message.userId)) {
+    return { event: { kind: message.kind, userId: message.userId as number }, from }
   }
   return null
 }
@@ -202,17 +218,19 @@ export default fp(async function sessionCache (fastify) {
   const { redis } = fastify
   if (redis === null || cache.ttlMs === 0) return
   // Other instances' changes arrive over Redis pub/sub; see the class comment for the outage rule.
+  // This instance hears its own messages too: they carry its id and are skipped.
+  const instanceId = randomUUID()
   cache.attachBus((event) => {
-    redis.publish(INVALIDATION_CHANNEL, JSON.stringify(event)).catch((err: Error) => {
+    redis.publish(INVALIDATION_CHANNEL, formatInvalidation(event, instanceId)).catch((err: Error) => {
       // The other instances then see the change within ttlMs at worst (their entries expire).
       fastify.log.warn({ reason: err.message, invalidation: event.kind }, 'could not send a session invalidation to the other instances')
     })
   })
   await redis.subscribe(INVALIDATION_CHANNEL, {
     message (text) {
-      const event = parseInvalidation(text)
-      if (event !== null) cache.receive(event)
-      else fastify.log.warn('ignored a malformed session invalidation from Redis')
+      const message = parseInvalidation(text)
+      if (message === null) fastify.log.warn('ignored a malformed session invalidation from Redis')
+      else if (message.from !== instanceId) cache.receive(message.event)
     },
     up: () => cache.busUp(),
     down: () => cache.busDown()

@@ -152,7 +152,7 @@ export function createSessionsRepository ({ prisma, sessionCache }: { prisma: Pr
     async listActiveForUser (userId: number, tx: Tx = prisma): Promise<Session[]> {
       const cached = sessionCache?.getSessions(userId)
       if (cached !== undefined) return cached
-      const generation = sessionCache?.generation
+      const generation = sessionCache?.listGeneration
       const sessions = await tx.session.findMany({
         where: { userId, rotatedAt: null, ...live(new Date()) },
         orderBy: { lastSeenAt: 'desc' }

@@ -41,6 +41,8 @@ export interface SharedRedis {
   readonly where: string
   publish (channel: string, text: string): Promise<void>
   subscribe (channel: string, listener: ChannelListener): Promise<void>
+  /** Closes both connections (when the server closes). */
+  close (): Promise<void>
 }
 
 export const COMMAND_TIMEOUT_MS = 1000
@@ -57,18 +59,21 @@ export function redisLocation (url: string): string {
 }
 
 /** Logs a connection's ups and downs once each, not every retry. */
-function watch (connection: Redis, role: string, where: string, log: FastifyBaseLogger): void {
-  let lostLogged = false
-  connection.on('ready', () => {
-    if (lostLogged) log.warn({ redis: where, connection: role }, 'Redis is back: shared state resumes')
-    lostLogged = false
-  })
-  connection.on('error', (err: Error) => {
-    if (lostLogged) return
-    lostLogged = true
-    log.warn({ redis: where, connection: role, reason: err.message },
+function watch (connection: Redis, role: string, where: string, log: FastifyBaseLogger, closing: () => boolean): void {
+  let down = false
+  const lost = (reason: string) => {
+    if (down || closing()) return
+    down = true
+    log.warn({ redis: where, connection: role, reason },
       'Redis is unreachable: serving with per-instance rate limits and throttling, and reading every session from the database until it is back')
+  }
+  connection.on('ready', () => {
+    if (down) log.warn({ redis: where, connection: role }, 'Redis is back: shared state resumes')
+    down = false
   })
+  // 'close' when an open connection drops; 'error' when connecting fails (e.g. down at start).
+  connection.on('close', () => lost('connection closed'))
+  connection.on('error', (err: Error) => lost(err.message))
 }
 
 export function createSharedRedis (options: { url: string, keyPrefix: string, log: FastifyBaseLogger, connectionOptions?: RedisOptions }): SharedRedis {
@@ -84,8 +89,9 @@ export function createSharedRedis (options: { url: string, keyPrefix: string, lo
   }
   const client = new Redis(options.url, { ...connectionOptions, connectionName: 'fastify-portfolio' })
   const subscriber = new Redis(options.url, { ...connectionOptions, connectionName: 'fastify-portfolio-subscriber', autoResubscribe: false })
-  watch(client, 'commands', where, options.log)
-  watch(subscriber, 'subscriber', where, options.log)
+  let closing = false
+  watch(client, 'commands', where, options.log, () => closing)
+  watch(subscriber, 'subscriber', where, options.log, () => closing)
 
   const listeners = new Map<string, ChannelListener>()
   let subscribed = false
@@ -130,6 +136,10 @@ export function createSharedRedis (options: { url: string, keyPrefix: string, lo
         subscribed = true
         listener.up()
       }
+    },
+    async close () {
+      closing = true
+      await Promise.all([client, subscriber].map(c => c.quit().catch(() => c.disconnect())))
     }
   }
 }
@@ -157,9 +167,7 @@ export default fp(async function redis (fastify) {
   const shared = createSharedRedis({ url: settings.url, keyPrefix: settings.keyPrefix, log: fastify.log })
   const connections = [shared.client, shared.subscriber]
   fastify.decorate('redis', shared)
-  fastify.addHook('onClose', async () => {
-    await Promise.all(connections.map(c => c.quit().catch(() => c.disconnect())))
-  })
+  fastify.addHook('onClose', () => shared.close())
   if (await connect(connections, STARTUP_WAIT_MS)) {
     fastify.log.info({ redis: shared.where }, 'Redis connected: rate limits, throttling and session revocations are shared')
   }
