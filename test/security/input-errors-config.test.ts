@@ -74,6 +74,12 @@ async function corruptDob (t: TestContext, app: FastifyInstance, userId: number)
   const { findById, list } = app.usersRepository
   t.mock.method(app.usersRepository, 'findById', async (id: number) => { const u = await findById(id); return u === null ? null : broken(u) })
   t.mock.method(app.usersRepository, 'list', async () => (await list()).map(broken))
+  // Signed-in pages render the user row loaded with the session.
+  const { findActive } = app.sessionsRepository
+  t.mock.method(app.sessionsRepository, 'findActive', async (id: string) => {
+    const session = await findActive(id)
+    return session === null ? null : { ...session, user: broken(session.user) }
+  })
 }
 
 test('S32 oversized bodies are refused before they are read', async (t) => {
