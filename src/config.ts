@@ -4,6 +4,7 @@
  * the process here, before anything listens.
  */
 import { randomBytes } from 'node:crypto'
+import { isIP } from 'node:net'
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { envSchema } from 'env-schema'
@@ -155,11 +156,30 @@ function developmentSecret (instanceDir: string): string {
   return secret
 }
 
+/** Names proxy-addr (Fastify's trustProxy) accepts for address ranges. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+/** `10.0.0.1`, `10.0.0.0/8`, `10.0.0.0/255.0.0.0`, `::1`, `fd00::/8` or a range name. */
+function isProxyAddress (item: string): boolean {
+  if (PROXY_RANGE_NAMES.has(item)) return true
+  const [address, prefix, ...rest] = item.split('/')
+  const family = isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  if (/^\d{1,3}$/.test(prefix)) return Number(prefix) <= (family === 4 ? 32 : 128)
+  return isIP(prefix) === family
+}
+
 function parseTrustProxy (value: string): boolean | number | string {
   const v = value.trim()
   if (v === '' || v === 'false') return false
   if (v === 'true') return true
   if (/^\d+$/.test(v)) return Number(v)
+  for (const item of v.split(',').map(s => s.trim())) {
+    if (!isProxyAddress(item)) {
+      throw new ConfigError(`TRUST_PROXY: "${item}" is not a proxy address (e.g. 10.0.0.2), a subnet (10.0.0.0/8), loopback, linklocal or uniquelocal; or use true or a hop count`)
+    }
+  }
   return v
 }
 
@@ -175,6 +195,7 @@ function parseRedisUrl (value: string): string | null {
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
     throw new ConfigError(`REDIS_URL must start with redis:// or rediss:// (got ${url.protocol}//)`)
   }
+  if (url.hostname === '') throw new ConfigError('REDIS_URL names no host (expected e.g. redis://127.0.0.1:6379)')
   return v
 }
 

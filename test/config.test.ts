@@ -65,8 +65,17 @@ test('REDIS_URL: optional, redis:// or rediss:// only, with a key prefix', () =>
   assert.equal(loadConfig({ NODE_ENV: 'test', JWT_SECRET: strong() }).redis, null)
   const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: strong(), REDIS_URL: 'rediss://user:pw@cache.internal:6380/2' })
   assert.deepEqual(config.redis, { url: 'rediss://user:pw@cache.internal:6380/2', keyPrefix: 'fastify-portfolio:' })
-  for (const url of ['localhost:6379', 'http://redis:6379', 'not a url']) {
+  for (const url of ['localhost:6379', 'http://redis:6379', 'not a url', 'redis://']) {
     assert.throws(() => loadConfig({ NODE_ENV: 'test', JWT_SECRET: strong(), REDIS_URL: url }), (err: Error) => err instanceof ConfigError && /REDIS_URL/.test(err.message), url)
   }
   assert.throws(() => loadConfig({ NODE_ENV: 'test', JWT_SECRET: strong(), REDIS_URL: 'redis://r', REDIS_KEY_PREFIX: 'has spaces' }), /REDIS_KEY_PREFIX/)
+})
+
+test('TRUST_PROXY: addresses, subnets and range names are accepted; anything else stops the start with the variable name', () => {
+  const load = (value: string) => loadConfig({ NODE_ENV: 'test', JWT_SECRET: strong(), TRUST_PROXY: value }).trustProxy
+  assert.equal(load('10.0.0.2, 172.29.57.0/24,loopback,::1,fd00::/8,10.0.0.0/255.0.0.0'), '10.0.0.2, 172.29.57.0/24,loopback,::1,fd00::/8,10.0.0.0/255.0.0.0')
+  assert.equal(load('2'), 2)
+  for (const bad of ['banana', '10.0.0.0/33', '10.0.0.1/8/8', '127.0.0.1, nope', '::1/129', '10.0.0.0/ffff::']) {
+    assert.throws(() => load(bad), (err: Error) => err instanceof ConfigError && /TRUST_PROXY/.test(err.message), bad)
+  }
 })

@@ -150,7 +150,7 @@ function resolveTarget (databaseUrl: string): Target {
   }
   // Only the scheme is shown: the rest of a URL may hold a password.
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(databaseUrl)?.[1]?.toLowerCase()
-  throw new MigrationError(`DATABASE_URL must start with file: (SQLite) or postgresql:, not ${scheme === undefined ? 'this' : `${scheme}:`}`)
+  throw new MigrationError(`DATABASE_URL must start with file: (SQLite) or postgres:// / postgresql:// (PostgreSQL), not ${scheme === undefined ? 'this' : `${scheme}:`}`)
 }
 
 const SQLITE_MIGRATIONS_DIR = join(projectRoot, 'prisma', 'migrations')

@@ -221,6 +221,9 @@ export default fp(async function sessionCache (fastify) {
   // This instance hears its own messages too: they carry its id and are skipped.
   const instanceId = randomUUID()
   cache.attachBus((event) => {
+    // Redis is down: the outage is logged once, and the other instances' caches are off (unless
+    // only this instance lost Redis: then they see the change within ttlMs, as without Redis).
+    if (!redis.available) return
     redis.publish(INVALIDATION_CHANNEL, formatInvalidation(event, instanceId)).catch((err: Error) => {
       // The other instances then see the change within ttlMs at worst (their entries expire).
       fastify.log.warn({ reason: err.message, invalidation: event.kind }, 'could not send a session invalidation to the other instances')

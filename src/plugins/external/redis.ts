@@ -58,24 +58,6 @@ export function redisLocation (url: string): string {
   return `${hostname}:${port === '' ? '6379' : port}`
 }
 
-/** Logs a connection's ups and downs once each, not every retry. */
-function watch (connection: Redis, role: string, where: string, log: FastifyBaseLogger, closing: () => boolean): void {
-  let down = false
-  const lost = (reason: string) => {
-    if (down || closing()) return
-    down = true
-    log.warn({ redis: where, connection: role, reason },
-      'Redis is unreachable: serving with per-instance rate limits and throttling, and reading every session from the database until it is back')
-  }
-  connection.on('ready', () => {
-    if (down) log.warn({ redis: where, connection: role }, 'Redis is back: shared state resumes')
-    down = false
-  })
-  // 'close' when an open connection drops; 'error' when connecting fails (e.g. down at start).
-  connection.on('close', () => lost('connection closed'))
-  connection.on('error', (err: Error) => lost(err.message))
-}
-
 export function createSharedRedis (options: { url: string, keyPrefix: string, log: FastifyBaseLogger, connectionOptions?: RedisOptions }): SharedRedis {
   const where = redisLocation(options.url)
   const connectionOptions: RedisOptions = {
@@ -89,9 +71,28 @@ export function createSharedRedis (options: { url: string, keyPrefix: string, lo
   }
   const client = new Redis(options.url, { ...connectionOptions, connectionName: 'fastify-portfolio' })
   const subscriber = new Redis(options.url, { ...connectionOptions, connectionName: 'fastify-portfolio-subscriber', autoResubscribe: false })
+  // One warning when Redis is lost (either connection, not every retry), one line when it is back.
   let closing = false
-  watch(client, 'commands', where, options.log, () => closing)
-  watch(subscriber, 'subscriber', where, options.log, () => closing)
+  const down = new Set<Redis>()
+  const watch = (connection: Redis) => {
+    const lost = (reason: string) => {
+      if (closing || down.has(connection)) return
+      if (down.size === 0) {
+        options.log.warn({ redis: where, reason },
+          'Redis is unreachable: serving with per-instance rate limits and throttling, and reading every session from the database until it is back')
+      }
+      down.add(connection)
+    }
+    connection.on('ready', () => {
+      if (!down.delete(connection) || down.size > 0) return
+      options.log.warn({ redis: where }, 'Redis is back: shared state resumes')
+    })
+    // 'close' when an open connection drops; 'error' when connecting fails (e.g. down at start).
+    connection.on('close', () => lost('connection closed'))
+    connection.on('error', (err: Error) => lost(err.message))
+  }
+  watch(client)
+  watch(subscriber)
 
   const listeners = new Map<string, ChannelListener>()
   let subscribed = false
