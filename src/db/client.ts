@@ -1,11 +1,8 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
-import { PrismaPg } from '@prisma/adapter-pg'
-import pg from 'pg'
 import { PrismaClient } from '../generated/prisma/client.ts'
-import { PrismaClient as PostgresPrismaClient } from '../generated/prisma-postgresql/client.ts'
-import { isPostgresUrl, postgresPoolConfig, sqliteFilePath } from './migrator.ts'
+import { isPostgresUrl, loadPostgresDriver, postgresPoolConfig, sqliteFilePath } from './migrator.ts'
 
 export type { PrismaClient }
 
@@ -27,7 +24,11 @@ export async function createPrismaClient (databaseUrl: string): Promise<PrismaCl
   return prisma
 }
 
-function createPostgresClient (databaseUrl: string): PrismaClient {
+async function createPostgresClient (databaseUrl: string): Promise<PrismaClient> {
+  // Loaded only for PostgreSQL, like the driver (see loadPostgresDriver).
+  const [{ pg, PrismaPg }, { PrismaClient: PostgresPrismaClient }] = await Promise.all([
+    loadPostgresDriver(), import('../generated/prisma-postgresql/client.ts')
+  ])
   // The pool's sessions run in UTC (see postgresPoolConfig): adapter-pg reads timestamptz values
   // as if printed in UTC. The pool ends with the client ($disconnect disposes the adapter).
   const pool = new pg.Pool(postgresPoolConfig(databaseUrl))

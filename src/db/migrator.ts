@@ -24,9 +24,8 @@ import { createRequire } from 'node:module'
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
-import pg from 'pg'
+import type pg from 'pg'
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
-import { PrismaPg } from '@prisma/adapter-pg'
 import {
   bindMigrationAwareSqlAdapterFactory,
   isDriverAdapterError,
@@ -224,8 +223,18 @@ class PostgresAdapterFactory implements SqlMigrationAwareDriverAdapterFactory {
   }
 }
 
+/**
+ * node-postgres and adapter-pg, loaded on first use: an app on SQLite never pays for them
+ * (about 40 ms of start-up).
+ */
+export async function loadPostgresDriver () {
+  const [{ default: driver }, { PrismaPg }] = await Promise.all([import('pg'), import('@prisma/adapter-pg')])
+  return { pg: driver, PrismaPg }
+}
+
 /** One statement on a short-lived connection to the database `databaseUrl` names. */
 async function runOnServer (databaseUrl: string, sql: string): Promise<void> {
+  const { pg } = await loadPostgresDriver()
   const client = new pg.Client(postgresPoolConfig(databaseUrl))
   await client.connect()
   try {
@@ -236,6 +245,7 @@ async function runOnServer (databaseUrl: string, sql: string): Promise<void> {
 }
 
 async function postgresAdapter (databaseUrl: string, afterDispose: () => Promise<void>): Promise<SqlDriverAdapter> {
+  const { pg, PrismaPg } = await loadPostgresDriver()
   const pool = new pg.Pool(postgresPoolConfig(databaseUrl))
   pool.on('connect', reportCharColumnsAsText)
   const inner = await new PrismaPg(pool, { disposeExternalPool: true }).connect()

@@ -26,6 +26,20 @@ test('the profile shows a name change made on this instance at the next request,
   assert.doesNotMatch(res.body, /Old Name/)
 })
 
+test('GET /api/id answers from the cached session, and shows a change or a deletion at the next request', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app, { name: 'Old Name' })
+  const cookie = await signIn(app, user.id)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).json().name, 'Old Name')
+  // Behind the app's back: not seen while cached, which proves no second read of the user.
+  await app.prisma.user.update({ where: { id: user.id }, data: { name: 'Behind' } })
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).json().name, 'Old Name')
+  await app.usersRepository.update(user.id, { name: 'New Name' })
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).json().name, 'New Name')
+  await app.usersRepository.delete(user.id)
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).statusCode, 401)
+})
+
 test('the profile form saves and the next page shows the saved details', async (t) => {
   const app = await build(t)
   const { user } = await createUser(app, { name: 'Before' })
