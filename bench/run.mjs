@@ -211,6 +211,9 @@ async function main () {
   // load uses niko, so toby's page does not grow; hop's session is revoked, to check rejection.
   let app = await startApp('app-setup')
   const toby = await signIn(app, 'toby', 'toby-demo-pass')
+  // As a browser does: the cookies the first page sets (the CSRF secret) are sent back with every
+  // later request. Without them each request would make a new secret and Set-Cookie.
+  toby.cookie = await withPageCookies(app, '/profile', toby.cookie)
   const hop = await signIn(app, 'hop', 'hop-demo-pass')
   const logout = await request(`${app.base}/api/logout`, { method: 'POST', headers: { cookie: hop.cookie } })
   if (logout.status >= 400) throw new Error(`POST /api/logout answered ${logout.status}`)
@@ -240,6 +243,13 @@ async function signIn (server, uid, password) {
   const pair = setCookie.split(';')[0]
   const name = pair.slice(0, pair.indexOf('='))
   return { uid, name, token: pair.slice(name.length + 1), cookie: pair }
+}
+
+/** `cookie` plus the cookies GET `path` sets with it, as one Cookie header. */
+async function withPageCookies (server, path, cookie) {
+  const res = await request(`${server.base}${path}`, { headers: { cookie } })
+  const set = [res.headers['set-cookie'] ?? []].flat().map(c => c.split(';')[0]).filter(pair => !/=$/.test(pair))
+  return [cookie, ...set].join('; ')
 }
 
 /** Cookies both servers must refuse: tampered signature, another key, a revoked session. */
