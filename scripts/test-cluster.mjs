@@ -307,6 +307,9 @@ ${upstreams.map(u => `    server ${u} max_fails=1 fail_timeout=10s;`).join('\n')
   }
   server {
     listen 127.0.0.1:${port};
+    # A client connection is closed after this many requests (1000 by default), which the bench's
+    # load generator can count as an error when a request races the close.
+    keepalive_requests 100000;
     location / {
       proxy_pass http://app;
       proxy_http_version 1.1;
