@@ -10,7 +10,7 @@ import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
 import { createPrismaClient } from '../../src/db/client.ts'
 import { FlaskImportError, importFlaskUsers, printable } from '../../src/db/flask-import.ts'
-import { build, freshDatabase, testEnv } from '../helper.ts'
+import { build, freshDatabase, postgresUrl, testEnv } from '../helper.ts'
 import { createUser, snapshot } from '../factories.ts'
 
 // The Flask sample database sits next to the repository (../shared/fixtures in CI and here).
@@ -323,4 +323,25 @@ test('the import:flask script prints a report per row and a summary, writes noth
   assert.equal(damaged.code, 1)
   assert.match(damaged.stderr, /^import:flask: .*sqlite\.db is damaged .*nothing was imported\.$/m)
   assert.equal(await users(), 7)
+})
+
+test('an import while the server is writing waits for the write lock instead of failing (SQLite)', { skip: postgresUrl === null ? false : 'SQLite locking: runs in the SQLite suite' }, async (t) => {
+  const { config, file: dbFile } = await freshDatabase()
+  const prisma = await createPrismaClient(config.databaseUrl)
+  t.after(() => prisma.$disconnect())
+  // Another process (the server) holds the write lock for 400 ms, then commits a write. The
+  // import runs in this process meanwhile; a read-then-write transaction failed at once here.
+  const holder = `
+    const db = new (require('better-sqlite3'))(process.argv[1], { timeout: 5000 })
+    db.exec('CREATE TABLE IF NOT EXISTS scratch (x INTEGER)')
+    db.exec('BEGIN IMMEDIATE'); db.prepare('INSERT INTO scratch VALUES (1)').run()
+    process.stdout.write('locked\\n')
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400)
+    db.exec('COMMIT'); db.close()`
+  const child = execFile(process.execPath, ['-e', holder, dbFile], { cwd: resolve(fileURLToPath(new URL('../..', import.meta.url))) })
+  const finished = new Promise<void>((resolve, reject) => child.on('exit', code => code === 0 ? resolve() : reject(new Error(`lock holder exited ${code}`))))
+  await new Promise<void>((resolve) => child.stdout!.on('data', (chunk: Buffer) => { if (chunk.toString().includes('locked')) resolve() }))
+  const result = await importFlaskUsers(prisma, fixtureCopy(t))
+  await finished
+  assert.equal(result.imported, 7)
 })
