@@ -46,6 +46,8 @@ const HELP = `npm run bench [-- options]
   --quiet-wait=S         before each measurement, wait up to S seconds for other work on the server's
                          CPU to stop (default 30; 0: do not wait)
   --keep                 keep the temporary instance folder (database, server logs)
+  --app-node-flags="..."  extra node flags for the app only (e.g. "--liftoff-only"), to try a
+                         runtime setting; the floor and hello servers run without them
 `
 
 const { values: flags } = parseArgs({
@@ -67,7 +69,8 @@ const { values: flags } = parseArgs({
     'skip-build': { type: 'boolean' },
     'no-pin': { type: 'boolean' },
     'quiet-wait': { type: 'string' },
-    keep: { type: 'boolean' }
+    keep: { type: 'boolean' },
+    'app-node-flags': { type: 'string' }
   }
 })
 if (flags.help) {
@@ -94,7 +97,8 @@ const opts = {
   rssRequests: num('rss-requests', undefined, 200_000, 30_000),
   rssRounds: Math.max(1, num('rss-rounds', undefined, 3, 3)),
   coldStarts: Math.max(1, num('cold-starts', undefined, 3, 1)),
-  quietWaitS: num('quiet-wait', undefined, 30, 10)
+  quietWaitS: num('quiet-wait', undefined, 30, 10),
+  appNodeFlags: (flags['app-node-flags'] ?? '').split(/\s+/).filter(Boolean)
 }
 const sections = new Set(flags.only === undefined ? SECTIONS : flags.only.split(',').map(s => s.trim()))
 if (flags.profile) sections.add('profile')
@@ -171,7 +175,8 @@ const appEnv = {
 }
 
 function startApp (name, extra = {}) {
-  return startServer({ name, script: 'dist/server.js', env: appEnv, cwd: root, logDir: tmp, cpu: pin.server, readyPath: '/api/health', ...extra })
+  const nodeFlags = [...opts.appNodeFlags, ...(extra.nodeFlags ?? [])]
+  return startServer({ name, script: 'dist/server.js', env: appEnv, cwd: root, logDir: tmp, cpu: pin.server, readyPath: '/api/health', ...extra, nodeFlags })
 }
 
 const results = { date: startedAt.toISOString(), command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`, options: opts, machine, pinning: pin, sections: [...sections] }
