@@ -32,7 +32,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
-import { freePort, isExecutable } from './lib/system.mjs'
+import { freePort, isExecutable, onPostgresServer } from './lib/system.mjs'
 
 /** With REDIS_URL set, a sign-out on one instance must reach every other's session cache within this. */
 const REVOCATION_BOUND_MS = 1000
@@ -213,16 +213,6 @@ function ensureNginx () {
     ].join('\n'))
   }
   return nginx
-}
-
-async function onPgServer (...statements) {
-  const client = new pg.Client({ connectionString: pgServer.toString() })
-  await client.connect()
-  try {
-    for (const sql of statements) await client.query(sql)
-  } finally {
-    await client.end()
-  }
 }
 
 async function redisClient () {
@@ -623,7 +613,7 @@ function cleanup () {
     const notes = []
     if (databaseCreated) {
       try {
-        await onPgServer(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)
+        await onPostgresServer(pgServer, `DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)
         notes.push(`dropped database ${database}`)
       } catch (err) {
         notes.push(`could not drop database ${database} (${err.message}); drop it by hand`)
@@ -672,7 +662,7 @@ async function main () {
     throw new Error(`Redis does not answer at ${redisUrl} (${err.message}). Start it, or set TEST_REDIS_URL.`)
   }
   try {
-    await onPgServer(`CREATE DATABASE "${database}"`)
+    await onPostgresServer(pgServer, `CREATE DATABASE "${database}"`)
     databaseCreated = true
   } catch (err) {
     throw new Error(`cannot create a database on ${pgServer.host} (${err.message}). Is PostgreSQL running? Set TEST_PG_URL to use another server.`)

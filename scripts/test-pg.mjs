@@ -9,23 +9,13 @@ import { readdirSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
+import { onPostgresServer } from './lib/system.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const server = new URL(process.env.TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres')
 const database = `fastify_portfolio_test_${process.pid}_${Date.now().toString(36)}`
 const runUrl = new URL(server)
 runUrl.pathname = `/${database}`
-
-/** Statements on the server's maintenance database (CREATE/DROP DATABASE cannot run in the target). */
-async function onServer (...statements) {
-  const client = new pg.Client({ connectionString: server.toString() })
-  await client.connect()
-  try {
-    for (const sql of statements) await client.query(sql)
-  } finally {
-    await client.end()
-  }
-}
 
 /** The run's database and everything the test processes named after it (`<database>_<pid>_<n>`). */
 async function dropAll () {
@@ -62,7 +52,7 @@ function run (args, env) {
 
 const started = Date.now()
 try {
-  await onServer(`CREATE DATABASE "${database}"`)
+  await onPostgresServer(server, `CREATE DATABASE "${database}"`)
 } catch (err) {
   console.error(`test:pg: cannot create a database on ${server.host} (${err.message}). Is PostgreSQL running? Set TEST_PG_URL to use another server.`)
   process.exit(1)

@@ -5,10 +5,10 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { openSync, readFileSync, closeSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
-import { createServer } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
+import { freePort } from '../../scripts/lib/system.mjs'
 
 /** Expands a CPU list as taskset prints it ("0-3,6") into numbers. */
 function parseCpuList (list) {
@@ -52,18 +52,6 @@ function nodeCommand (cpu, nodeArgs) {
   return cpu === undefined
     ? [process.execPath, nodeArgs]
     : ['taskset', ['-c', String(cpu), process.execPath, ...nodeArgs]]
-}
-
-export async function freePort () {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
 }
 
 /**

@@ -1,6 +1,7 @@
 // Small helpers shared by the test runners in scripts/ (plain Node, no build step).
 import { accessSync, constants } from 'node:fs'
 import { createServer } from 'node:net'
+import pg from 'pg'
 
 /** Whether `path` is a file this user may execute. */
 export function isExecutable (path) {
@@ -23,4 +24,15 @@ export function freePort () {
       srv.close(() => resolve(port))
     })
   })
+}
+
+/** Runs statements one by one on a short-lived connection to `url` (e.g. CREATE/DROP DATABASE on the server). */
+export async function onPostgresServer (url, ...statements) {
+  const client = new pg.Client({ connectionString: url.toString() })
+  await client.connect()
+  try {
+    for (const sql of statements) await client.query(sql)
+  } finally {
+    await client.end()
+  }
 }
