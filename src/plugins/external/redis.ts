@@ -58,7 +58,7 @@ export function redisLocation (url: string): string {
   return `${hostname}:${port === '' ? '6379' : port}`
 }
 
-export async function createSharedRedis (options: { url: string, keyPrefix: string, log: FastifyBaseLogger, connectionOptions?: RedisOptions }): Promise<SharedRedis> {
+export async function createSharedRedis (options: { url: string, keyPrefix: string, log: FastifyBaseLogger }): Promise<SharedRedis> {
   // Loaded only when REDIS_URL is set (about 50 ms of start-up otherwise).
   const { Redis } = await import('ioredis')
   const where = redisLocation(options.url)
@@ -68,8 +68,7 @@ export async function createSharedRedis (options: { url: string, keyPrefix: stri
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
     commandTimeout: COMMAND_TIMEOUT_MS,
-    retryStrategy,
-    ...options.connectionOptions
+    retryStrategy
   }
   const client = new Redis(options.url, { ...connectionOptions, connectionName: 'fastify-portfolio' })
   const subscriber = new Redis(options.url, { ...connectionOptions, connectionName: 'fastify-portfolio-subscriber', autoResubscribe: false })
@@ -87,7 +86,7 @@ export async function createSharedRedis (options: { url: string, keyPrefix: stri
     }
     connection.on('ready', () => {
       if (!down.delete(connection) || down.size > 0) return
-      options.log.warn({ redis: where }, 'Redis is back: shared state resumes')
+      options.log.info({ redis: where }, 'Redis is back: shared state resumes')
     })
     // 'close' when an open connection drops; 'error' when connecting fails (e.g. down at start).
     connection.on('close', () => lost('connection closed'))
