@@ -52,10 +52,15 @@ function checkUid (uid: string, fields: Record<string, string>): void {
   }
 }
 
+/** A lone UTF-16 surrogate half: JSON can carry one, UTF-8 (and PostgreSQL) cannot. */
+const LONE_SURROGATE = /\p{Surrogate}/u
+
 function checkName (name: string, fields: Record<string, string>): string {
   const clean = name.normalize('NFC').trim()
   if (clean.length === 0 || clean.length > NAME_MAX || CONTROL_CHARS.test(clean)) {
     fields.name = `Name: 1 to ${NAME_MAX} characters, no control characters.`
+  } else if (LONE_SURROGATE.test(clean)) {
+    fields.name = 'Name: must be valid Unicode text (no lone surrogate).'
   }
   return clean
 }
@@ -63,6 +68,9 @@ function checkName (name: string, fields: Record<string, string>): string {
 function checkPassword (password: string, fields: Record<string, string>, field = 'password'): void {
   if (password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) {
     fields[field] = `Password: at least ${PASSWORD_MIN} characters.`
+  } else if (LONE_SURROGATE.test(password)) {
+    // It would be hashed as U+FFFD: several different passwords would be the same one.
+    fields[field] = 'Password: must be valid Unicode text (no lone surrogate).'
   }
 }
 
@@ -81,37 +89,48 @@ function parseDob (dob: string | null | undefined, fields: Record<string, string
 
 const HASHMAP_MAX_DEPTH = 8
 
+/** Why a text cannot be stored as sent, or null. */
+function unstorableText (text: string): string | null {
+  if (text.includes('\u0000')) return 'text cannot contain the NUL character'
+  if (LONE_SURROGATE.test(text)) return 'text must be valid Unicode (no lone surrogate)'
+  return null
+}
+
 /**
  * Nesting depth of a JSON value, counted without recursion (a hostile body can nest thousands
- * deep), and whether any key or string holds NUL (PostgreSQL's jsonb cannot store it).
+ * deep), and the first key, string or number that cannot be stored as sent (PostgreSQL's jsonb
+ * takes no NUL and no lone surrogate; JSON has no Infinity: 1e400 would come back as null).
  */
-function inspectJson (value: unknown, limit: number): { depth: number, nul: boolean } {
+function inspectJson (value: unknown, limit: number): { depth: number, problem: string | null } {
   let deepest = 0
   const stack: Array<[unknown, number]> = [[value, 1]]
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!
     if (typeof node === 'string') {
-      if (node.includes('\u0000')) return { depth: deepest, nul: true }
+      const problem = unstorableText(node)
+      if (problem !== null) return { depth: deepest, problem }
       continue
     }
+    if (typeof node === 'number' && !Number.isFinite(node)) return { depth: deepest, problem: 'numbers must be finite' }
     if (node === null || typeof node !== 'object') continue
     deepest = Math.max(deepest, depth)
-    if (deepest > limit) return { depth: deepest, nul: false }
+    if (deepest > limit) return { depth: deepest, problem: null }
     for (const [key, child] of Object.entries(node)) {
-      if (key.includes('\u0000')) return { depth: deepest, nul: true }
+      const problem = unstorableText(key)
+      if (problem !== null) return { depth: deepest, problem }
       stack.push([child, depth + 1])
     }
   }
-  return { depth: deepest, nul: false }
+  return { depth: deepest, problem: null }
 }
 
 function checkHashmap (hashmap: Record<string, unknown> | undefined, fields: Record<string, string>): void {
   if (hashmap === undefined) return
-  const { depth, nul } = inspectJson(hashmap, HASHMAP_MAX_DEPTH)
+  const { depth, problem } = inspectJson(hashmap, HASHMAP_MAX_DEPTH)
   if (depth > HASHMAP_MAX_DEPTH) {
     fields.hashmap = `Extra attributes: at most ${HASHMAP_MAX_DEPTH} levels of nesting.`
-  } else if (nul) {
-    fields.hashmap = 'Extra attributes: text cannot contain the NUL character.'
+  } else if (problem !== null) {
+    fields.hashmap = `Extra attributes: ${problem}.`
   } else if (Buffer.byteLength(JSON.stringify(hashmap)) > HASHMAP_MAX_BYTES) {
     fields.hashmap = `Extra attributes: at most ${HASHMAP_MAX_BYTES} bytes of JSON.`
   }

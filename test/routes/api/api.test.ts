@@ -223,3 +223,33 @@ test('a hashmap holding the NUL character is a 400 (no database can store it in 
   }
   assert.equal(await app.usersRepository.findByUid('nulmap'), null)
 })
+
+test('text that cannot be stored as sent (lone surrogates, 1e400) is a 400 naming the field, on sign-up and on update; nothing changes', async (t) => {
+  const app = await build(t)
+  // Raw JSON: the \u escapes reach the server as lone surrogate halves.
+  const signUp = (body: string) => app.inject({ method: 'POST', url: '/api/users', headers: json(), payload: body })
+  const cases: Array<[string, RegExp]> = [
+    ['{"uid":"surr","name":"a","password":"Passw0rd-long-1","hashmap":{"k":"\\udfff"}}', /Extra attributes: text must be valid Unicode/],
+    ['{"uid":"surr","name":"a","password":"Passw0rd-long-1","hashmap":{"\\ud800":1}}', /Extra attributes: text must be valid Unicode/],
+    ['{"uid":"surr","name":"a","password":"Passw0rd-long-1","hashmap":{"k":1e400}}', /Extra attributes: numbers must be finite/],
+    ['{"uid":"surr","name":"a\\ud800","password":"Passw0rd-long-1"}', /Name: must be valid Unicode/],
+    ['{"uid":"surr","name":"a","password":"Passw0rd-long-\\ud800"}', /Password: must be valid Unicode/]
+  ]
+  for (const [body, message] of cases) {
+    const res = await signUp(body)
+    assert.equal(res.statusCode, 400, body)
+    assert.match(res.body, message, body)
+  }
+  assert.equal(await app.usersRepository.findByUid('surr'), null)
+  const ok = await signUp('{"uid":"surr","name":"Pair \\ud83d\\ude00","password":"Passw0rd-long-1","hashmap":{"emoji":"\\ud83d\\ude00"}}')
+  assert.equal(ok.statusCode, 201, 'a valid surrogate pair (an emoji) is fine')
+
+  const user = (await app.usersRepository.findByUid('surr'))!
+  const cookie = await signIn(app, user.id)
+  for (const body of ['{"hashmap":{"k":"\\ud800"}}', '{"name":"\\ud800x"}']) {
+    const res = await app.inject({ method: 'PUT', url: '/api/users', headers: { ...json(), cookie }, payload: body })
+    assert.equal(res.statusCode, 400, body)
+  }
+  const after = (await app.usersRepository.findByUid('surr'))!
+  assert.deepEqual([after.name, after.hashmap], [user.name, user.hashmap])
+})
