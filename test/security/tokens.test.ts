@@ -171,6 +171,17 @@ test('S05 expired tokens are refused', async (t) => {
   })
   await t.test('a token with exp but no iat is refused', async () => {
     await assertTokenRefused(app, signAsApp(app, without(claims, 'iat')), user.id)
+    // Again: the app caches verified tokens (fast-jwt's cache), and a refusal must not become a pass.
+    await assertTokenRefused(app, signAsApp(app, without(claims, 'iat')), user.id)
+  })
+  await t.test('a token accepted (and cached) while valid is refused once it has expired', async () => {
+    const issued = nowSeconds()
+    const token = signAsApp(app, { ...claims, iat: issued, exp: issued + 2 })
+    const cookie = authCookie(app, token)
+    assert.equal(await whoIs(app, cookie), admin.id)
+    assert.equal(await whoIs(app, cookie), admin.id, 'the second request is answered from the cache')
+    await new Promise(resolve => setTimeout(resolve, (issued + 2) * 1000 - Date.now() + 50))
+    await assertTokenRefused(app, token, user.id)
   })
 })
 

@@ -73,6 +73,8 @@ const TOUCH_INTERVAL_MS = 60_000
 // fast-jwt checks `iat` only against maxAge, so a token "issued" in the future would outlive it.
 const MAX_CLOCK_SKEW_MS = 30_000
 const MAX_REMEMBERED_HANDLES = 10_000
+// Ours are about 300 characters: a longer cookie is refused before any decoding or hashing.
+const MAX_TOKEN_LENGTH = 1024
 
 const metaOf = (request: FastifyRequest): SignInMeta => ({ userAgent: request.headers['user-agent'] ?? '', ip: request.ip })
 
@@ -233,6 +235,7 @@ export function createAuth (fastify: FastifyInstance) {
      * too old session, a deleted user.
      */
     async authenticate (token: string): Promise<Verified | null> {
+      if (token.length > MAX_TOKEN_LENGTH) return null
       const verified = verifyToken(token)
       if (verified === null) return null
       const { claims } = verified
@@ -282,7 +285,7 @@ export default fp(async function auth (fastify) {
     const user = verified.renew ? await auth.renew(request, reply, verified.session) ?? verified.user : verified.user
     request.user = user
     request.account = verified.session.user
-    reply.locals = { ...reply.locals, currentUser: user }
+    reply.locals.currentUser = user
   })
 
   // Pages and data for a signed-in user must not be kept by browsers or shared caches
