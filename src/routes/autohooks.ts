@@ -10,15 +10,13 @@ export default async function pageHooks (fastify: FastifyInstance) {
   fastify.addHook('preHandler', function csrfAndFlash (request, reply, done) {
     if (request.routeOptions.config.csrf === false || request.is404) return done()
     let token: string | undefined
-    reply.locals = {
-      ...reply.locals,
-      // Made when a form asks for it (`it.csrfToken()`), once per page: a page without forms
-      // (the signed-out home page) costs no HMAC and sets no CSRF cookie. A form re-rendered
-      // after a failed post gets a token too.
-      csrfToken: () => (token ??= reply.csrfToken()),
-      // For the navbar's aria-current="page".
-      currentPath: request.url.split('?')[0]
-    }
+    const locals = reply.locals
+    // Made when a form asks for it (`it.csrfToken()`), once per page: a page without forms
+    // (the signed-out home page) costs no HMAC and sets no CSRF cookie. A form re-rendered
+    // after a failed post gets a token too.
+    locals.csrfToken = () => (token ??= reply.csrfToken())
+    // For the navbar's aria-current="page".
+    locals.currentPath = request.url.split('?')[0]
     if (isSafeMethod(request.method)) {
       reply.locals.flash = fastify.takeFlash(request, reply)
       return done()

@@ -13,13 +13,17 @@ import { projectRoot } from '../../lib/paths.ts'
 function createEta (): Eta {
   const eta = new Eta({ autoEscape: true, autoTrim: [false, 'nl'] })
   const resolve = eta.resolvePath
-  const resolved = new Map<string, string>()
+  // Including file → template path as written → resolved path (two lookups of strings that
+  // already exist, rather than a key string built for every include).
+  const resolved = new Map<string, Map<string, string>>()
   eta.resolvePath = function resolvePathOnce (template, options) {
-    const key = `${options?.filepath ?? ''}\0${template}`
-    let path = resolved.get(key)
+    const from = options?.filepath ?? ''
+    let paths = resolved.get(from)
+    if (paths === undefined) resolved.set(from, paths = new Map())
+    let path = paths.get(template)
     if (path === undefined) {
       path = resolve.call(this, template, options)
-      resolved.set(key, path)
+      paths.set(template, path)
     }
     return path
   }

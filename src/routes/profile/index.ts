@@ -7,8 +7,12 @@ import { InputError } from '../../lib/errors.ts'
 import { toPublicUser } from '../../plugins/app/users-repository.ts'
 import { credentialAttempts } from '../../lib/rate-limits.ts'
 import { toSessionView } from '../../lib/session-view.ts'
+import { memoizeByObject } from '../../lib/memo.ts'
+import type { Session } from '../../generated/prisma/client.ts'
 
 const dateText = (d: Date) => d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC'
+// Once per session row (rows are replaced, never changed in place).
+const dateTexts = memoizeByObject((s: Session) => ({ signedInAtText: dateText(s.authenticatedAt), lastSeenAtText: dateText(s.lastSeenAt) }))
 
 /** The signed-in user's own page: details, password, active sessions. */
 const profile: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -21,8 +25,7 @@ const profile: FastifyPluginAsyncTypebox = async (fastify) => {
     const user = request.account!
     const publicUser = toPublicUser(user)
     const sessions = (await sessionsRepository.listActiveForUser(user.id))
-      .map(s => toSessionView(s, fastify.auth.sessionHandle(s.id), current.sessionId))
-      .map(s => ({ ...s, signedInAtText: dateText(new Date(s.signedInAt)), lastSeenAtText: dateText(new Date(s.lastSeenAt)) }))
+      .map(s => ({ ...toSessionView(s, fastify.auth.sessionHandle(s.id), current.sessionId), ...dateTexts(s) }))
     return reply.viewAsync('pages/profile/show', {
       user: publicUser,
       sessions,
