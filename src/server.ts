@@ -1,7 +1,6 @@
 /**
  * Entry point: configuration, database preparation, the app, listen, graceful shutdown.
  */
-import { setFlagsFromString } from 'node:v8'
 import closeWithGrace from 'close-with-grace'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
@@ -29,12 +28,6 @@ function fail (message: string): never {
   process.stderr.write(`fastify-portfolio: ${message}\n`)
   process.exit(1)
 }
-
-// Prisma's query compiler is WebAssembly. Compiled by V8's baseline compiler only (no TurboFan
-// tier-up) it holds about 40 MB less at start and 100 MB less under load, at no measured cost:
-// a signed-in page makes no query on a cache hit (docs/decisions/0018-hot-path.md). Set before
-// the first query compiles the module.
-setFlagsFromString('--liftoff-only')
 
 let config: Config
 try {
