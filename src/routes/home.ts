@@ -8,7 +8,8 @@ const home: FastifyPluginAsyncTypebox = async (fastify) => {
   // fixed (no user, no flash, path '/', the configuration). It is kept only if rendering it did
   // not ask for a CSRF token, so a form added to it later can never share one visitor's token.
   const reuse = fastify.config.env !== 'development'
-  let signedOutPage: string | undefined
+  // Kept as bytes: sent as they are, with no encoding or length to work out per request.
+  let signedOutPage: Buffer | undefined
 
   fastify.get('/', async function show (request, reply) {
     const anonymous = request.user === null && reply.locals.flash === null && reply.locals.currentPath === '/'
@@ -17,7 +18,7 @@ const home: FastifyPluginAsyncTypebox = async (fastify) => {
     let usedToken = false
     const csrfToken = reply.locals.csrfToken as () => string
     const html = await reply.viewAsync('pages/home', { csrfToken: () => { usedToken = true; return csrfToken() } })
-    if (!usedToken) signedOutPage = html
+    if (!usedToken) signedOutPage = Buffer.from(html)
     return html
   })
 }

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import { Prisma } from '../../generated/prisma/client.ts'
 import type { PrismaClient, User } from '../../generated/prisma/client.ts'
 import { InputError, UidTakenError } from '../../lib/errors.ts'
+import { memoizeByObject } from '../../lib/memo.ts'
 import type { PasswordHasher } from './password-hasher.ts'
 import type { SessionCache } from './session-cache.ts'
 import { NAME_MAX, PASSWORD_MAX, PASSWORD_MIN, UID_MAX, type PublicUser, type Role } from '../../schemas/users.ts'
@@ -146,6 +147,10 @@ export function ageOn (dob: Date | null, today = new Date()): number | null {
   return age
 }
 
+// Once per row (rows are replaced, never changed in place): the signed-in user's row comes from
+// the session cache on every page.
+const dobText = memoizeByObject((user: User) => user.dob === null ? null : user.dob.toISOString().slice(0, 10))
+
 /** The fields the API and pages may show. Built field by field: the hash never leaves. */
 export function toPublicUser (user: User): PublicUser {
   const hashmap = user.hashmap !== null && typeof user.hashmap === 'object' && !Array.isArray(user.hashmap)
@@ -155,7 +160,7 @@ export function toPublicUser (user: User): PublicUser {
     id: user.id,
     uid: user.uid,
     name: user.name,
-    dob: user.dob === null ? null : user.dob.toISOString().slice(0, 10),
+    dob: dobText(user),
     age: ageOn(user.dob),
     hashmap,
     role: user.role
