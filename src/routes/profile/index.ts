@@ -11,12 +11,17 @@ import { memoizeByObject } from '../../lib/memo.ts'
 import type { Session } from '../../generated/prisma/client.ts'
 
 const dateText = (d: Date) => d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC'
-// Once per session row (rows are replaced, never changed in place).
-const dateTexts = memoizeByObject((s: Session) => ({ signedInAtText: dateText(s.authenticatedAt), lastSeenAtText: dateText(s.lastSeenAt) }))
 
 /** The signed-in user's own page: details, password, active sessions. */
 const profile: FastifyPluginAsyncTypebox = async (fastify) => {
   const { usersRepository, sessionsRepository, passwordHasher } = fastify
+
+  // A session row as the page lists it, made once per row (rows are replaced, never changed in
+  // place, and the list comes from the session cache), as this device and as another one.
+  const sessionRows = memoizeByObject((s: Session) => {
+    const view = { ...toSessionView(s, fastify.auth.sessionHandle(s.id), ''), signedInAtText: dateText(s.authenticatedAt), lastSeenAtText: dateText(s.lastSeenAt) }
+    return { other: { ...view, current: false }, current: { ...view, current: true } }
+  })
 
   async function render (request: FastifyRequest, reply: FastifyReply, extra: { values?: Record<string, string>, errors?: Record<string, string> } = {}) {
     const current = request.user!
@@ -25,7 +30,7 @@ const profile: FastifyPluginAsyncTypebox = async (fastify) => {
     const user = request.account!
     const publicUser = toPublicUser(user)
     const sessions = (await sessionsRepository.listActiveForUser(user.id))
-      .map(s => ({ ...toSessionView(s, fastify.auth.sessionHandle(s.id), current.sessionId), ...dateTexts(s) }))
+      .map(s => s.id === current.sessionId ? sessionRows(s).current : sessionRows(s).other)
     return reply.viewAsync('pages/profile/show', {
       user: publicUser,
       sessions,
