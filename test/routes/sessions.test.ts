@@ -63,6 +63,45 @@ test('a token past half its life is renewed on use: new jti, same sign-in time; 
   assert.equal((page.body.match(/action="\/profile\/sessions\/[\w-]{22}\/revoke"/g) ?? []).length, 1)
 })
 
+test('signing out after a renewal ends the replaced token too, with no grace period (page, API, another device)', async (t) => {
+  // With the session cache on (the default): a renewed session's old token was cached as valid.
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const ttl = app.config.jwt.ttlSeconds
+  const renewedPair = async () => {
+    const { cookie: old } = await agedToken(app, user.id, Math.ceil(ttl * 0.6))
+    const res = await app.inject({ url: '/api/id', headers: { cookie: old } })
+    assert.equal(res.statusCode, 200)
+    const renewed = tokenCookie(app, res)
+    assert.ok(renewed, 'renewed')
+    const fresh = `${app.config.cookie.name}=${renewed.value}`
+    assert.equal((await app.inject({ url: '/api/id', headers: { cookie: old } })).statusCode, 200, 'the old token is in its grace period')
+    return { old, fresh }
+  }
+  const assertEnded = async (cookie: string, what: string) => {
+    assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).statusCode, 401, `${what}: API`)
+    const page = await app.inject({ url: '/profile', headers: { cookie } })
+    assert.equal(page.statusCode, 303, `${what}: page`)
+  }
+
+  const api = await renewedPair()
+  assert.equal((await app.inject({ method: 'POST', url: '/api/logout', headers: { cookie: api.fresh } })).statusCode, 200)
+  await assertEnded(api.fresh, 'API sign-out, new token')
+  await assertEnded(api.old, 'API sign-out, replaced token')
+
+  const page = await renewedPair()
+  assert.equal((await submitForm(app, '/logout', {}, { cookie: page.fresh })).statusCode, 303)
+  await assertEnded(page.old, 'page sign-out, replaced token')
+
+  const device = await renewedPair()
+  const other = await signIn(app, user.id)
+  const handle = (await app.inject({ url: '/api/sessions', headers: { cookie: device.fresh } })).json<Array<{ id: string, current: boolean }>>().find(s => s.current)!.id
+  assert.equal((await app.inject({ method: 'DELETE', url: `/api/sessions/${handle}`, headers: { cookie: other } })).statusCode, 200)
+  await assertEnded(device.fresh, 'signed out from another device, new token')
+  await assertEnded(device.old, 'signed out from another device, replaced token')
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie: other } })).statusCode, 200, 'the other device is still signed in')
+})
+
 test('a young token is not renewed', async (t) => {
   const app = await build(t)
   const { user } = await createUser(app)

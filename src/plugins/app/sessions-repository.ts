@@ -129,9 +129,26 @@ export function createSessionsRepository ({ prisma, sessionCache }: { prisma: Pr
       if (cached !== undefined) sessionCache!.update({ ...cached, lastSeenAt })
     },
 
+    /**
+     * Ends a session: its row and the rows it replaced. A renewal keeps the old token working for
+     * a grace period (requests in flight); signing out, or signing a device out, must end that
+     * token too, not only the newest one. The rows of one sign-in share the user and the sign-in
+     * time (renewals carry it over).
+     */
     async revoke (id: string, tx: Tx = prisma): Promise<boolean> {
-      const { count } = await tx.session.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } })
-      sessionCache?.forgetSession(id)
+      const row = await tx.session.findUnique({ where: { id }, select: { userId: true, authenticatedAt: true } })
+      if (row === null) return false
+      const replaced = await tx.session.findMany({
+        where: { userId: row.userId, authenticatedAt: row.authenticatedAt, rotatedAt: { not: null }, revokedAt: null, id: { not: id } },
+        select: { id: true }
+      })
+      const revokedAt = new Date()
+      const { count } = await tx.session.updateMany({ where: { id, revokedAt: null }, data: { revokedAt } })
+      if (replaced.length > 0) {
+        await tx.session.updateMany({ where: { id: { in: replaced.map(r => r.id) }, revokedAt: null }, data: { revokedAt } })
+      }
+      // After the writes, so that no read of these rows can be cached again (see SessionCache).
+      for (const ended of [id, ...replaced.map(r => r.id)]) sessionCache?.forgetSession(ended)
       return count > 0
     },
 
