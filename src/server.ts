@@ -2,27 +2,13 @@
  * Entry point: configuration, database preparation, the app, listen, graceful shutdown.
  */
 import closeWithGrace from 'close-with-grace'
-import Fastify, { type FastifyServerOptions } from 'fastify'
+import Fastify from 'fastify'
 import fp from 'fastify-plugin'
 import app, { serverOptions } from './app.ts'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { MigrationError, migrate, migrationStatus } from './db/migrator.ts'
 import { seedDemoUsers } from './db/seed.ts'
-
-function loggerOptions (config: Config): FastifyServerOptions['logger'] {
-  return {
-    level: config.logLevel,
-    // Cookies and tokens never reach the logs.
-    redact: {
-      paths: ['req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]', '*.password', '*.passwordHash'],
-      censor: '[redacted]'
-    },
-    // Human-readable output only for a developer's terminal; JSON lines everywhere else.
-    ...(process.stdout.isTTY && config.env === 'development'
-      ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname' } } }
-      : {})
-  }
-}
+import { loggerOptions } from './lib/logger.ts'
 
 function fail (message: string): never {
   process.stderr.write(`fastify-portfolio: ${message}\n`)

@@ -4,6 +4,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { Prisma } from '../generated/prisma/client.ts'
 import { isExposable } from './errors.ts'
 import { returnTo } from './next-path.ts'
+import { redactParams, redactUrl } from './logger.ts'
 
 const GENERIC_5XX = 'Something went wrong on our side. Please try again in a moment.'
 const PAGE_TEMPLATES = new Set([403, 404, 429])
@@ -63,7 +64,7 @@ export function errorBody (status: number, message: string) {
 }
 
 function logError (request: FastifyRequest, err: AppError, status: number): void {
-  const context = { err, method: request.method, url: request.url, params: request.params, statusCode: status }
+  const context = { err, method: request.method, url: redactUrl(request.url), params: redactParams(request.params), statusCode: status }
   if (status >= 500) request.log.error(context, 'request failed')
   else request.log.info({ ...context, err: { code: err.code, message: err.message } }, 'request rejected')
 }

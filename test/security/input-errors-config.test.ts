@@ -496,6 +496,17 @@ test('logs escape hostile input and never hold passwords or tokens', async (t) =
   await app.inject({ method: 'POST', url: '/api/authenticate', payload: { uid: hostileUid, password } })
   await app.inject({ method: 'POST', url: '/api/authenticate', payload: { uid: user.uid, password }, headers: { cookie } })
   await app.inject({ method: 'GET', url: '/api/id', headers: { cookie, authorization: `Bearer ${tokenOf(cookie)}` } })
+  // A token or CSRF token put in a link (the app never reads them there) is not logged either:
+  // in the query, in the path, and in the route parameters of a rejected request.
+  const csrf = await csrfFor(app, cookie, '/profile')
+  const inUrls = [
+    `/api/id?access_token=${tokenOf(cookie)}`,
+    `/profile?token=${tokenOf(cookie)}&x=1`,
+    `/users/${tokenOf(cookie)}/delete`,
+    `/api/users/${tokenOf(cookie)}`,
+    `/login?_csrf=${encodeURIComponent(csrf.token)}`
+  ]
+  for (const url of inUrls) await app.inject({ method: 'GET', url, headers: { cookie } })
 
   await t.test('every log entry is one line of JSON, with control characters escaped', () => {
     const text = logs.join('')
@@ -510,6 +521,10 @@ test('logs escape hostile input and never hold passwords or tokens', async (t) =
     const text = logs.join('')
     assert.ok(!text.includes(password))
     assert.ok(!text.includes(tokenOf(cookie)))
+    assert.ok(!text.includes(tokenOf(cookie).split('.')[2]), 'not even the signature part')
+    assert.ok(!text.includes(csrf.token) && !text.includes(encodeURIComponent(csrf.token)), 'no CSRF token')
     assert.ok(!text.includes(app.config.jwt.secret))
+    // The requests themselves are still logged, with the credential replaced.
+    assert.ok(logs.some(l => l.includes('access_token=[redacted]')), 'the URL is logged, redacted')
   })
 })

@@ -7,6 +7,7 @@ import type { TestContext } from 'node:test'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import fp from 'fastify-plugin'
 import appPlugin, { serverOptions } from '../../src/app.ts'
+import { loggerOptions } from '../../src/lib/logger.ts'
 import { build, freshDatabase } from '../helper.ts'
 import { createAdmin, createUser } from '../factories.ts'
 import { forge, nowSeconds } from './forge.ts'
@@ -264,7 +265,8 @@ export function httpRequest (port: number, options: { method?: string, path: str
 export async function buildLogged (t: TestContext, env: Record<string, string> = {}): Promise<{ app: FastifyInstance, logs: string[] }> {
   const { config, file } = await freshDatabase(env)
   const logs: string[] = []
-  const app = Fastify({ ...serverOptions(config), logger: { level: 'info', stream: { write: (line: string) => { logs.push(line) } } } })
+  // The app's own logger options (redaction, serializers), at info level, into an array.
+  const app = Fastify({ ...serverOptions(config), logger: { ...loggerOptions(config), level: 'info', stream: { write: (line: string) => { logs.push(line) } } } })
   await app.register(fp(appPlugin), { config })
   await app.ready()
   t.after(async () => {
