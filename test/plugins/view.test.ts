@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
-import { EtaFileResolutionError } from 'eta'
+import { Eta, EtaFileResolutionError } from 'eta'
+import { partialsGetTheirOwnData } from '../../src/plugins/external/view.ts'
 import { statusFor } from '../../src/lib/error-handler.ts'
 import { build } from '../helper.ts'
 
@@ -16,4 +20,22 @@ test('template paths are resolved once, and a path outside views/ is refused eve
   // Such an error is a missing page, not a server error.
   const err = await app.view('../package', {}).catch((e: Error) => e)
   assert.equal(statusFor(err as Error), 404)
+})
+
+test('a partial gets exactly the data it is passed; with none, the caller\'s own data; layouts get everything', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'views-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  mkdirSync(join(dir, 'partials'))
+  mkdirSync(join(dir, 'layouts'))
+  writeFileSync(join(dir, 'partials/show.eta'), '[<%= typeof it.secret %>:<%= it.a ?? "-" %>]')
+  writeFileSync(join(dir, 'layouts/main.eta'), '<%= it.title %>|<%= it.secret %>|<%~ it.body %>')
+  writeFileSync(join(dir, 'page.eta'), "<% layout('/layouts/main', { title: 'T' }) %><%~ include('/partials/show', { a: 1 }) %><%~ include('/partials/show') %>")
+  const eta = new Eta({ views: dir, plugins: [partialsGetTheirOwnData] })
+  assert.equal(eta.render('page', { secret: 's' }), 'T|s|[undefined:1][string:-]')
+  // Eta's default, for comparison: the partial also saw the page's data.
+  assert.equal(new Eta({ views: dir }).render('page', { secret: 's' }), 'T|s|[string:1][string:-]')
+})
+
+test('if Eta generates a different include(), templates fail to compile instead of silently copying again', () => {
+  assert.throws(() => partialsGetTheirOwnData.processFnString('let include = (t, d) => this.render(t, {...d}, options);'), /no longer generates/)
 })

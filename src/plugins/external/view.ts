@@ -10,8 +10,29 @@ import { projectRoot } from '../../lib/paths.ts'
  * throw and are never remembered); Eta redoes it, with a JSON.stringify, for every render and
  * every include, about 2 % of a page's CPU.
  */
+// What Eta generates for include(): a new object with every field of the caller's data, then
+// the partial's own (`{...it, ...data}`), for every include.
+const MERGING_INCLUDE = 'this.render(__eta_t, {...it, ...(__eta_d ?? {})}, options)'
+
+/**
+ * Partials get exactly the data they are passed: `include('/partials/field', { field })` gives
+ * the partial `{ field }`, and `include(path)` with no data gives it the caller's own `it`
+ * (not a copy). Eta's default copies the caller's whole data into a new object for every
+ * include; no partial here reads it, and on the profile page (four form fields) the copies cost
+ * about 13 % of the page's throughput (docs/decisions/0021-hot-path-second-pass.md). Layouts are
+ * unchanged: Eta builds their data itself (the page's data, `body`, the layout's arguments).
+ * Done with Eta's plugin hook on the generated code; if a new Eta generates something else, every
+ * template fails to compile (loudly, in the tests) rather than silently keeping the old cost.
+ */
+export const partialsGetTheirOwnData = {
+  processFnString (fn: string): string {
+    if (!fn.includes(MERGING_INCLUDE)) throw new Error('Eta no longer generates the include() this plugin replaces (src/plugins/external/view.ts)')
+    return fn.replace(MERGING_INCLUDE, 'this.render(__eta_t, __eta_d ?? it, options)')
+  }
+}
+
 function createEta (): Eta {
-  const eta = new Eta({ autoEscape: true, autoTrim: [false, 'nl'] })
+  const eta = new Eta({ autoEscape: true, autoTrim: [false, 'nl'], plugins: [partialsGetTheirOwnData] })
   const resolve = eta.resolvePath
   // Including file → template path as written → resolved path (two lookups of strings that
   // already exist, rather than a key string built for every include).
