@@ -14,3 +14,12 @@ export function memoizeByObject<K extends object, V> (fn: (key: K) => V): (key: 
     return value
   }
 }
+
+/**
+ * Sets `key` in a map that is kept to at most `max` entries: the oldest entry goes first (Maps
+ * iterate in insertion order). For caches of values that are cheap to recompute when dropped.
+ */
+export function setBounded<K, V> (map: Map<K, V>, key: K, value: V, max: number): void {
+  if (map.size >= max && !map.has(key)) map.delete(map.keys().next().value!)
+  map.set(key, value)
+}

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createHmac } from 'node:crypto'
 import type { Session, User } from '../../generated/prisma/client.ts'
 import { deriveKey } from '../../lib/keys.ts'
+import { setBounded } from '../../lib/memo.ts'
 import type { SessionWithUser } from './sessions-repository.ts'
 import { normalizeUid } from './users-repository.ts'
 import { ForbiddenError, UnauthorizedError } from '../../lib/errors.ts'
@@ -222,9 +223,7 @@ export function createAuth (fastify: FastifyInstance) {
       let handle = handles.get(sessionId)
       if (handle === undefined) {
         handle = createHmac('sha256', handleKey).update(sessionId).digest('base64url').slice(0, 22)
-        // Bounded: the oldest entry goes first (Maps iterate in insertion order).
-        if (handles.size >= MAX_REMEMBERED_HANDLES) handles.delete(handles.keys().next().value!)
-        handles.set(sessionId, handle)
+        setBounded(handles, sessionId, handle, MAX_REMEMBERED_HANDLES)
       }
       return handle
     },

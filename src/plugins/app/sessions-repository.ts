@@ -142,13 +142,10 @@ export function createSessionsRepository ({ prisma, sessionCache }: { prisma: Pr
         where: { userId: row.userId, authenticatedAt: row.authenticatedAt, rotatedAt: { not: null }, revokedAt: null, id: { not: id } },
         select: { id: true }
       })
-      const revokedAt = new Date()
-      const { count } = await tx.session.updateMany({ where: { id, revokedAt: null }, data: { revokedAt } })
-      if (replaced.length > 0) {
-        await tx.session.updateMany({ where: { id: { in: replaced.map(r => r.id) }, revokedAt: null }, data: { revokedAt } })
-      }
-      // After the writes, so that no read of these rows can be cached again (see SessionCache).
-      for (const ended of [id, ...replaced.map(r => r.id)]) sessionCache?.forgetSession(ended)
+      const ids = [id, ...replaced.map(r => r.id)]
+      const { count } = await tx.session.updateMany({ where: { id: { in: ids }, revokedAt: null }, data: { revokedAt: new Date() } })
+      // After the write, so that no read of these rows can be cached again (see SessionCache).
+      for (const ended of ids) sessionCache?.forgetSession(ended)
       return count > 0
     },
 

@@ -1,6 +1,7 @@
 import cookie, { Signer, type FastifyCookieOptions, type UnsignResult } from '@fastify/cookie'
 import type { FastifyInstance } from 'fastify'
 import { deriveKey } from '../../lib/keys.ts'
+import { setBounded } from '../../lib/memo.ts'
 
 const MAX_REMEMBERED = 10_000
 
@@ -20,10 +21,7 @@ export function rememberingSigner (key: string): Pick<Signer, 'sign' | 'unsign'>
       const known = valid.get(input)
       if (known !== undefined) return known
       const result = signer.unsign(input)
-      if (result.valid) {
-        if (valid.size >= MAX_REMEMBERED) valid.delete(valid.keys().next().value!)
-        valid.set(input, Object.freeze(result))
-      }
+      if (result.valid) setBounded(valid, input, Object.freeze(result), MAX_REMEMBERED)
       return result
     }
   }

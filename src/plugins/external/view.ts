@@ -4,12 +4,6 @@ import { Eta } from 'eta'
 import type { FastifyInstance } from 'fastify'
 import { projectRoot } from '../../lib/paths.ts'
 
-/**
- * Eta, with each template path resolved once per (path, including file). Resolving is a pure
- * function of those and the views folder (it also refuses paths outside that folder: those
- * throw and are never remembered); Eta redoes it, with a JSON.stringify, for every render and
- * every include, about 2 % of a page's CPU.
- */
 // What Eta generates for include(): a new object with every field of the caller's data, then
 // the partial's own (`{...it, ...data}`), for every include.
 const MERGING_INCLUDE = 'this.render(__eta_t, {...it, ...(__eta_d ?? {})}, options)'
@@ -31,6 +25,12 @@ export const partialsGetTheirOwnData = {
   }
 }
 
+/**
+ * Eta, with each template path resolved once per (path, including file). Resolving is a pure
+ * function of those and the views folder (it also refuses paths outside that folder: those
+ * throw and are never remembered); Eta redoes it, with a JSON.stringify, for every render and
+ * every include, about 2 % of a page's CPU.
+ */
 function createEta (): Eta {
   const eta = new Eta({ autoEscape: true, autoTrim: [false, 'nl'], plugins: [partialsGetTheirOwnData] })
   const resolve = eta.resolvePath
