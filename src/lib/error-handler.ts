@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import { EtaFileResolutionError } from 'eta'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { Prisma } from '../generated/prisma/client.ts'
+import { PageCsrfToken } from '../plugins/app/csrf.ts'
 import { isExposable } from './errors.ts'
 import { returnTo } from './next-path.ts'
 import { redactParams, redactUrl } from './logger.ts'
@@ -80,7 +81,7 @@ export async function renderErrorPage (request: FastifyRequest, reply: FastifyRe
       message,
       currentUser: request.user,
       // The navbar's sign-out form asks for it only when someone is signed in.
-      csrfToken: () => reply.csrfToken()
+      csrf: new PageCsrfToken(reply)
     })
     return reply.type('text/html; charset=utf-8').send(html)
   } catch (renderErr) {

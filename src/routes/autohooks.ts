@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { isSafeMethod } from '../plugins/app/csrf.ts'
+import { isSafeMethod, PageCsrfToken } from '../plugins/app/csrf.ts'
 
 /**
  * Every route below this folder: pages get a CSRF token and the pending flash message before
@@ -9,12 +9,11 @@ import { isSafeMethod } from '../plugins/app/csrf.ts'
 export default async function pageHooks (fastify: FastifyInstance) {
   fastify.addHook('preHandler', function csrfAndFlash (request, reply, done) {
     if (request.routeOptions.config.csrf === false || request.is404) return done()
-    let token: string | undefined
     const locals = reply.locals
-    // Made when a form asks for it (`it.csrfToken()`), once per page: a page without forms
+    // Made when a form asks for it (`it.csrf.token()`), once per page: a page without forms
     // (the signed-out home page) costs no HMAC and sets no CSRF cookie. A form re-rendered
     // after a failed post gets a token too.
-    locals.csrfToken = () => (token ??= reply.csrfToken())
+    locals.csrf = new PageCsrfToken(reply)
     // For the navbar's aria-current="page".
     locals.currentPath = request.url.split('?')[0]
     if (isSafeMethod(request.method)) {

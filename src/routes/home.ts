@@ -1,3 +1,4 @@
+import type { PageCsrfToken } from '../plugins/app/csrf.ts'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 
 const HTML = 'text/html; charset=utf-8'
@@ -16,8 +17,8 @@ const home: FastifyPluginAsyncTypebox = async (fastify) => {
     if (reuse && anonymous && signedOutPage !== undefined) return reply.type(HTML).send(signedOutPage)
     if (!reuse || !anonymous) return reply.viewAsync('pages/home', {})
     let usedToken = false
-    const csrfToken = reply.locals.csrfToken as () => string
-    const html = await reply.viewAsync('pages/home', { csrfToken: () => { usedToken = true; return csrfToken() } })
+    const csrf = reply.locals.csrf as PageCsrfToken
+    const html = await reply.viewAsync('pages/home', { csrf: { token: () => { usedToken = true; return csrf.token() } } })
     if (!usedToken) signedOutPage = Buffer.from(html)
     return html
   })

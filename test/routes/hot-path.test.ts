@@ -2,6 +2,8 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { build, cookiesFrom, csrfFor, mergeCookies, signIn, submitForm } from '../helper.ts'
 import { createAdmin, createUser } from '../factories.ts'
+import type { FastifyReply } from 'fastify'
+import { PageCsrfToken } from '../../src/plugins/app/csrf.ts'
 
 // The cheap hot path (docs/decisions/0018-hot-path.md): /profile shows the user row that came
 // with the (cached) session instead of reading it again, the signed-out home page is rendered
@@ -142,7 +144,7 @@ test('the signed-out home page is rendered once, equals a fresh render, and carr
   // Security headers are still sent with the reused page.
   assert.match(String(second.headers['content-security-policy']), /frame-ancestors 'none'/)
 
-  const fresh = await app.view('pages/home', { currentUser: null, flash: null, currentPath: '/', csrfToken: () => assert.fail('no token') })
+  const fresh = await app.view('pages/home', { currentUser: null, flash: null, currentPath: '/', csrf: { token: () => assert.fail('no token') } })
   assert.equal(first.body, fresh)
 })
 
@@ -188,4 +190,25 @@ test('CSRF tokens are made for pages with forms only, and a form re-rendered aft
     payload: new URLSearchParams({ uid: user.uid, password, _csrf: again[1] }).toString()
   })
   assert.equal(ok.statusCode, 303)
+})
+
+test('every form of a page carries the same CSRF token', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const cookie = await signIn(app, user.id)
+  const res = await app.inject({ url: '/profile', headers: { cookie } })
+  assert.equal(res.statusCode, 200)
+  const tokens = [...res.body.matchAll(/name="_csrf" value="([^"]+)"/g)].map(m => m[1])
+  assert.ok(tokens.length >= 3, `the profile has several forms (found ${tokens.length})`)
+  assert.equal(new Set(tokens).size, 1, 'one token for the whole page')
+})
+
+test("a page's CSRF token is made when a form first asks for it, and only once", () => {
+  let made = 0
+  const reply = { csrfToken: () => `token-${++made}` } as unknown as FastifyReply
+  const csrf = new PageCsrfToken(reply)
+  assert.equal(made, 0, 'nothing made before a form asks')
+  assert.equal(csrf.token(), 'token-1')
+  assert.equal(csrf.token(), 'token-1')
+  assert.equal(made, 1)
 })
