@@ -102,6 +102,47 @@ test('signing out after a renewal ends the replaced token too, with no grace per
   assert.equal((await app.inject({ url: '/api/id', headers: { cookie: other } })).statusCode, 200, 'the other device is still signed in')
 })
 
+test('signing out with the replaced token of a renewal ends the new token too (page, API)', async (t) => {
+  // The old token still works for its grace period; a sign-out made with it must not leave the
+  // renewed session alive (a copy of the old cookie could otherwise renew itself and live on).
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const ttl = app.config.jwt.ttlSeconds
+  for (const how of ['api', 'page'] as const) {
+    const { cookie: old } = await agedToken(app, user.id, Math.ceil(ttl * 0.6))
+    const renewed = tokenCookie(app, await app.inject({ url: '/api/id', headers: { cookie: old } }))
+    assert.ok(renewed, `${how}: renewed`)
+    const fresh = `${app.config.cookie.name}=${renewed.value}`
+    const out = how === 'api'
+      ? await app.inject({ method: 'POST', url: '/api/logout', headers: { cookie: old } })
+      : await submitForm(app, '/logout', {}, { cookie: old })
+    assert.equal(out.statusCode, how === 'api' ? 200 : 303, `${how}: signed out with the old token`)
+    assert.equal((await app.inject({ url: '/api/id', headers: { cookie: fresh } })).statusCode, 401, `${how}: the new token is ended`)
+    assert.equal((await app.inject({ url: '/api/id', headers: { cookie: old } })).statusCode, 401, `${how}: the old token is ended`)
+    const row = await app.prisma.session.findUniqueOrThrow({ where: { id: claimsOf(renewed.value).jti } })
+    assert.ok(row.revokedAt instanceof Date, `${how}: the new row is revoked`)
+  }
+})
+
+test('a renewal that races a sign-out of the same sign-in does not leave a live session', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const ttl = app.config.jwt.ttlSeconds
+  const { cookie } = await agedToken(app, user.id, Math.ceil(ttl * 0.6))
+  const id = claimsOf(cookie.slice(cookie.indexOf('=') + 1)).jti
+  const session = await app.prisma.session.findUniqueOrThrow({ where: { id } })
+  // The sign-out lands between the renewal's two writes: after the old row is marked replaced,
+  // before the new row exists.
+  const create = app.sessionsRepository.create
+  t.mock.method(app.sessionsRepository, 'create', async (...args: Parameters<typeof create>) => {
+    assert.equal(await app.sessionsRepository.revoke(id), true)
+    return create.apply(app.sessionsRepository, args)
+  })
+  assert.equal(await app.sessionsRepository.rotate(session, { userAgent: 'test', ip: '127.0.0.1' }), null, 'the renewal gives no new session')
+  const live = await app.prisma.session.count({ where: { userId: user.id, revokedAt: null } })
+  assert.equal(live, 0, 'no session of that sign-in is left')
+})
+
 test('a young token is not renewed', async (t) => {
   const app = await build(t)
   const { user } = await createUser(app)

@@ -119,7 +119,16 @@ export function createSessionsRepository ({ prisma, sessionCache }: { prisma: Pr
       // After the write, so that no read of the old row can be cached again (see SessionCache).
       sessionCache?.forgetSession(old.id)
       if (count === 0) return null
-      return repository.create({ userId: old.userId, authenticatedAt: old.authenticatedAt, ...meta }, tx)
+      const next = await repository.create({ userId: old.userId, authenticatedAt: old.authenticatedAt, ...meta }, tx)
+      // A sign-out of this sign-in that ran between the two writes above did not see the new row:
+      // it must not outlive the sign-out (revoke ends the whole sign-in in one statement).
+      const now = await tx.session.findUnique({ where: { id: old.id }, select: { revokedAt: true } })
+      if (now === null || now.revokedAt !== null) {
+        await tx.session.updateMany({ where: { id: next.id, revokedAt: null }, data: { revokedAt: new Date() } })
+        sessionCache?.forgetSession(next.id)
+        return null
+      }
+      return next
     },
 
     async touch (id: string, tx: Tx = prisma): Promise<void> {
@@ -130,22 +139,28 @@ export function createSessionsRepository ({ prisma, sessionCache }: { prisma: Pr
     },
 
     /**
-     * Ends a session: its row and the rows it replaced. A renewal keeps the old token working for
-     * a grace period (requests in flight); signing out, or signing a device out, must end that
-     * token too, not only the newest one. The rows of one sign-in share the user and the sign-in
-     * time (renewals carry it over).
+     * Ends a session: every row of its sign-in, the ones it replaced and the one that replaced
+     * it. A renewal keeps the old token working for a grace period (requests in flight); signing
+     * out, or signing a device out, with either token must end both. The rows of one sign-in share
+     * the user and the sign-in time (renewals carry it over); of those, a row that was replaced
+     * has `rotatedAt`, and a row made by a renewal was created after the sign-in time, while a
+     * separate sign-in (even in the same millisecond) was created at its own sign-in time. One
+     * statement ends them all, and a renewal racing it sees the old row ended (see rotate).
      */
     async revoke (id: string, tx: Tx = prisma): Promise<boolean> {
       const row = await tx.session.findUnique({ where: { id }, select: { userId: true, authenticatedAt: true } })
       if (row === null) return false
-      const replaced = await tx.session.findMany({
-        where: { userId: row.userId, authenticatedAt: row.authenticatedAt, rotatedAt: { not: null }, revokedAt: null, id: { not: id } },
-        select: { id: true }
+      const { count } = await tx.session.updateMany({
+        where: {
+          userId: row.userId,
+          authenticatedAt: row.authenticatedAt,
+          revokedAt: null,
+          OR: [{ id }, { rotatedAt: { not: null } }, { createdAt: { gt: prisma.session.fields.authenticatedAt } }]
+        },
+        data: { revokedAt: new Date() }
       })
-      const ids = [id, ...replaced.map(r => r.id)]
-      const { count } = await tx.session.updateMany({ where: { id: { in: ids }, revokedAt: null }, data: { revokedAt: new Date() } })
       // After the write, so that no read of these rows can be cached again (see SessionCache).
-      for (const ended of ids) sessionCache?.forgetSession(ended)
+      sessionCache?.forgetUser(row.userId)
       return count > 0
     },
 
