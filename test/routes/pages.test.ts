@@ -3,6 +3,20 @@ import { test } from 'node:test'
 import { build, cookiesFrom, mergeCookies, signIn, submitForm } from '../helper.ts'
 import { createAdmin, createUser, snapshot } from '../factories.ts'
 
+test('a signed-in visitor gets public files with their own caching, and pages with no-store', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const cookie = await signIn(app, user.id)
+  const css = await app.inject({ url: '/css/app.css', headers: { cookie } })
+  assert.equal(css.statusCode, 200)
+  assert.equal(css.headers['cache-control'], 'public, max-age=3600')
+  assert.ok(css.headers.etag, 'revalidated with an ETag')
+  const signedOut = await app.inject({ url: '/css/app.css' })
+  assert.equal(signedOut.headers['cache-control'], css.headers['cache-control'], 'the same for everyone')
+  assert.equal((await app.inject({ url: '/profile', headers: { cookie } })).headers['cache-control'], 'no-store')
+  assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).headers['cache-control'], 'no-store')
+})
+
 test('the home page shows a sign-in link to visitors and the user with a sign-out form when signed in', async (t) => {
   const app = await build(t)
   const anonymous = await app.inject({ url: '/' })

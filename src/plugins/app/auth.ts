@@ -288,9 +288,14 @@ export default fp(async function auth (fastify) {
   })
 
   // Pages and data for a signed-in user must not be kept by browsers or shared caches
-  // (and the back button after sign-out must not show them).
+  // (and the back button after sign-out must not show them). A response its route marked
+  // `public` (the files of public/, the same bytes for everyone) keeps its own caching: made
+  // no-store, a signed-in browser downloaded the stylesheet again on every page.
   fastify.addHook('onSend', async function noStoreForSignedIn (request, reply) {
-    if (request.user !== null) reply.header('cache-control', 'no-store')
+    if (request.user === null) return
+    const cacheControl = reply.getHeader('cache-control')
+    if (typeof cacheControl === 'string' && cacheControl.startsWith('public')) return
+    reply.header('cache-control', 'no-store')
   })
 
   fastify.decorate('requireUser', async function requireUser (request: FastifyRequest, reply: FastifyReply) {
