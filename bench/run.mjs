@@ -17,6 +17,7 @@ import { join, relative } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { createSigner } from 'fast-jwt'
+import { serverNodeFlags } from '../scripts/lib/system.mjs'
 import { summariseCpuProfile } from './lib/cpuprofile.mjs'
 import { cpuBusyPct, cpuSeconds, cpuTimes, detectPinning, killAll, pinSelf, readRss, request, startLoadGenerator, startServer, tail } from './lib/proc.mjs'
 import { measureHomeTransfer } from './lib/transfer.mjs'
@@ -174,8 +175,11 @@ const appEnv = {
   LOGIN_ACCOUNT_FREE_ATTEMPTS: '1000000000'
 }
 
+// The app runs with the node flags of `npm start` (package.json), then any --app-node-flags.
+const serverFlags = serverNodeFlags(root)
+
 function startApp (name, extra = {}) {
-  const nodeFlags = [...opts.appNodeFlags, ...(extra.nodeFlags ?? [])]
+  const nodeFlags = [...serverFlags, ...opts.appNodeFlags, ...(extra.nodeFlags ?? [])]
   return startServer({ name, script: 'dist/server.js', env: appEnv, cwd: root, logDir: tmp, cpu: pin.server, readyPath: '/api/health', ...extra, nodeFlags })
 }
 
@@ -194,6 +198,9 @@ async function main () {
     const built = spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' })
     if (built.status !== 0) throw new Error('npm run build failed')
   }
+
+  step(`the app runs as npm start does: node ${[...serverFlags, ...opts.appNodeFlags].join(' ')} dist/server.js`)
+  results.appNodeFlags = [...serverFlags, ...opts.appNodeFlags]
 
   // Seeding refuses NODE_ENV=production (published demo passwords), so the same compiled server
   // runs once in development against the fresh file: it applies the migrations and creates the
@@ -578,12 +585,12 @@ async function profile (toby) {
   mkdirSync(out, { recursive: true })
   results.profile = {}
   const servers = {
-    app: { script: 'dist/server.js', env: appEnv, readyPath: '/api/health' },
+    app: { script: 'dist/server.js', env: appEnv, readyPath: '/api/health', flags: [...serverFlags, ...opts.appNodeFlags] },
     floor: { script: join(benchDir, 'floor-server.mjs'), env: { PATH: env.PATH, FLOOR_DB_FILE: dbFile, JWT_SECRET: secret, COOKIE_NAME: toby.name }, readyPath: '/health' }
   }
   for (const [name, s] of Object.entries(servers)) {
     const dir = join(tmp, `cpuprof-${name}`)
-    const server = await startServer({ name: `${name}-profile`, cwd: root, logDir: tmp, cpu: pin.server, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`], ...s })
+    const server = await startServer({ name: `${name}-profile`, cwd: root, logDir: tmp, cpu: pin.server, ...s, nodeFlags: [...(s.flags ?? []), '--cpu-prof', `--cpu-prof-dir=${dir}`] })
     let r
     try {
       r = await measure(server, { key: `${name} (profiled)`, path: '/profile', headers: { cookie: toby.cookie } })

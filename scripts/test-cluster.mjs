@@ -32,7 +32,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
-import { freePort, isExecutable, onPostgresServer } from './lib/system.mjs'
+import { freePort, isExecutable, onPostgresServer, serverNodeFlags } from './lib/system.mjs'
 
 /** With REDIS_URL set, a sign-out on one instance must reach every other's session cache within this. */
 const REVOCATION_BOUND_MS = 1000
@@ -267,7 +267,7 @@ function appEnv (port) {
 async function startInstance (label) {
   const port = await freePort()
   mkdirSync(join(tmp, `instance-${port}`), { recursive: true })
-  const proc = launch(`instance ${label}`, process.execPath, [join(root, 'dist', 'server.js')], { env: appEnv(port), logFile: join(tmp, `app-${label}.log`) })
+  const proc = launch(`instance ${label}`, process.execPath, [...serverNodeFlags(root), join(root, 'dist', 'server.js')], { env: appEnv(port), logFile: join(tmp, `app-${label}.log`) })
   const base = `http://127.0.0.1:${port}`
   await waitReady(proc, `${base}/api/health`)
   return { label, port, base, proc, upstream: `127.0.0.1:${port}` }

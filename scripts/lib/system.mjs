@@ -1,5 +1,5 @@
 // Small helpers shared by the test runners in scripts/ (plain Node, no build step).
-import { accessSync, constants } from 'node:fs'
+import { accessSync, constants, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import pg from 'pg'
 
@@ -11,6 +11,18 @@ export function isExecutable (path) {
   } catch {
     return false
   }
+}
+
+/**
+ * The node flags the server runs with in production: those of package.json's `start` script
+ * (`node <flags> dist/server.js`), so that the bench and the cluster test run the server as
+ * `npm start` and the container do (test/deploy.test.ts keeps the Dockerfile's CMD the same).
+ */
+export function serverNodeFlags (root) {
+  const start = JSON.parse(readFileSync(new URL('package.json', `file://${root}/`), 'utf8')).scripts.start
+  const match = /^node((?:\s+--[\w-]+(?:=\S+)?)*)\s+dist\/server\.js$/.exec(start.trim())
+  if (match === null) throw new Error(`package.json: the start script is not \`node [--flags] dist/server.js\` (it is \`${start}\`)`)
+  return match[1].trim().split(/\s+/).filter(Boolean)
 }
 
 /** A TCP port free on 127.0.0.1 right now (the OS picks it). */
