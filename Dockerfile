@@ -27,7 +27,7 @@ ENV CHECKPOINT_DISABLE=1 PRISMA_HIDE_UPDATE_MESSAGE=1
 COPY package.json package-lock.json prisma.config.ts ./
 COPY prisma/schema.prisma ./prisma/schema.prisma
 COPY prisma/postgresql/schema.prisma ./prisma/postgresql/schema.prisma
-COPY scripts/prisma-generate.mjs scripts/prune-production.mjs ./scripts/
+COPY scripts/prisma-generate.mjs scripts/prune-production.mjs scripts/bundle-dependencies.mjs ./scripts/
 # Build native addons against the headers that ship with this Node (include/node beside bin/),
 # so node-gyp downloads nothing; without them it falls back to downloading headers.
 RUN nodedir="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")" \
@@ -39,7 +39,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build \
  && test -f dist/server.js && test -f dist/generated/prisma/client.js \
- && test -f dist/generated/prisma-postgresql/client.js
+ && test -f dist/generated/prisma-postgresql/client.js && test -f dist/vendor/typebox.mjs
 
 # Drop devDependencies. --ignore-scripts: pruning only removes packages, and the postinstall
 # (prisma generate) would fail now that devDependencies are going.
