@@ -2,7 +2,8 @@ import { join } from 'node:path'
 import autoload from '@fastify/autoload'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { Config } from './config.ts'
-import { createErrorHandler, notFoundPage } from './lib/error-handler.ts'
+import { createErrorHandler, createFrameworkErrorHandler, notFoundPage } from './lib/error-handler.ts'
+import { helmetOptions, securityHeaders } from './plugins/external/helmet.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -30,6 +31,8 @@ export function serverOptions (config: Config): FastifyServerOptions {
     requestTimeout: 30_000,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
+    // A URL that cannot be decoded is answered before any hook runs: as our 400, with our headers.
+    frameworkErrors: createFrameworkErrorHandler(securityHeaders(helmetOptions(config))),
     ajv: {
       customOptions: {
         // Unknown fields are rejected (400), not silently dropped: every object schema says

@@ -3,7 +3,7 @@ import { EtaFileResolutionError } from 'eta'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { Prisma } from '../generated/prisma/client.ts'
 import { PageCsrfToken } from '../plugins/app/csrf.ts'
-import { isExposable } from './errors.ts'
+import { BadUrlError, isExposable } from './errors.ts'
 import { returnTo } from './next-path.ts'
 import { redactParams, redactUrl } from './logger.ts'
 
@@ -86,9 +86,18 @@ export async function renderErrorPage (request: FastifyRequest, reply: FastifyRe
     return reply.type('text/html; charset=utf-8').send(html)
   } catch (renderErr) {
     request.log.error({ err: renderErr }, 'error page failed to render')
-    return reply.type('text/html; charset=utf-8')
-      .send(`<!doctype html><html lang="en"><title>${status}</title><h1>${status}</h1><p>${STATUS_CODES[status] ?? 'Error'}</p></html>`)
+    return reply.type('text/html; charset=utf-8').send(plainErrorPage(status, STATUS_CODES[status] ?? 'Error'))
   }
+}
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+
+/** A page without the layout or templates, for when they cannot be used. */
+function plainErrorPage (status: number, message: string): string {
+  const text = message.replace(/[&<>"']/g, c => HTML_ESCAPES[c]!)
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${status} ${STATUS_CODES[status] ?? 'Error'}</title>` +
+    `<link rel="stylesheet" href="/css/app.css"></head><body><main><h1>${status} ${STATUS_CODES[status] ?? 'Error'}</h1><p>${text}</p>` +
+    '<p><a href="/">Home</a></p></main></body></html>'
 }
 
 /**
@@ -116,4 +125,26 @@ export async function notFoundPage (request: FastifyRequest, reply: FastifyReply
   const message = PAGE_MESSAGES.notFound
   if (wantsJson(request)) return reply.code(404).send(errorBody(404, message))
   return renderErrorPage(request, reply, 404, message)
+}
+
+/**
+ * Fastify answers a URL it cannot decode (`/%`, `/users/%ZZ`) before routing, so before any
+ * hook and without the app's decorators: its own JSON named the framework's error code, echoed
+ * the path and had none of the security headers. This `frameworkErrors` handler answers as the
+ * app does elsewhere: JSON under /api and for clients asking for it, else a page (a plain one:
+ * the templates need what the hooks set up), with the security headers.
+ */
+export function createFrameworkErrorHandler (securityHeaders: Record<string, string>) {
+  return function frameworkErrors (err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+    const error: AppError = err.code === 'FST_ERR_BAD_URL' ? new BadUrlError() : err
+    const status = statusFor(error)
+    logError(request, error, status)
+    const message = publicMessage(error, status)
+    const url = request.raw.url ?? ''
+    reply.headers(securityHeaders).code(status)
+    if (url === '/api' || url.startsWith('/api/') || url.startsWith('/api?') || wantsJson(request)) {
+      return reply.type('application/json; charset=utf-8').send(errorBody(status, message))
+    }
+    return reply.type('text/html; charset=utf-8').send(plainErrorPage(status, message))
+  }
 }

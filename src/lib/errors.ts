@@ -12,6 +12,7 @@ export const UidTakenError = createError('APP_UID_TAKEN', 'That user id is alrea
 export const SignupDisabledError = createError('APP_SIGNUP_DISABLED', 'Sign-up is switched off on this site.', 403)
 export const CrossSiteRequestError = createError('APP_CROSS_SITE', 'Cross-site requests are not accepted.', 403)
 export const UnsupportedMediaTypeError = createError('APP_UNSUPPORTED_MEDIA_TYPE', 'The API accepts only application/json bodies.', 415)
+export const BadUrlError = createError('APP_BAD_URL', 'That address is not valid: it has a % not followed by two hexadecimal digits, or bytes that are not UTF-8.', 400)
 
 /** Invalid input that passed the schema but broke a rule; `fields` maps form field to message. */
 export class InputError extends Error {

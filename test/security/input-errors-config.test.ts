@@ -249,6 +249,29 @@ test('S35 error responses are generic and leak nothing', async (t) => {
     for (const res of [page, api]) assertNoInternals(app, res)
   })
 
+  await t.test('a URL that cannot be decoded is our 400 (page or JSON) with the security headers, not the framework\'s JSON', async (t) => {
+    const { app } = await setup(t)
+    const message = 'That address is not valid: it has a % not followed by two hexadecimal digits, or bytes that are not UTF-8.'
+    const page = await app.inject({ method: 'GET', url: '/users/%ZZ/delete', headers: { accept: 'text/html' } })
+    assert.equal(page.statusCode, 400)
+    assert.match(String(page.headers['content-type']), /^text\/html; charset=utf-8/)
+    assert.ok(page.body.includes(message), page.body.slice(0, 300))
+    const asked = await app.inject({ method: 'GET', url: '/%', headers: { accept: 'application/json' } })
+    const api = await app.inject({ method: 'POST', url: '/api/users/%E0%A4%A', payload: {} })
+    for (const res of [asked, api]) {
+      assert.equal(res.statusCode, 400)
+      assert.deepEqual(res.json(), { statusCode: 400, error: 'Bad Request', message })
+    }
+    for (const res of [page, asked, api]) {
+      assertNoInternals(app, res)
+      assert.doesNotMatch(res.body, /FST_|%ZZ|%E0|valid url component/)
+      assert.match(String(res.headers['content-security-policy']), /default-src 'self'/)
+      assert.equal(res.headers['x-content-type-options'], 'nosniff')
+      assert.equal(res.headers['x-frame-options'], 'DENY')
+    }
+    await assertAlive(app)
+  })
+
   await t.test('a duplicate user id is a generic 409, not a database error', async (t) => {
     const { app, user } = await setup(t)
     const res = await app.inject({ method: 'POST', url: '/api/users', payload: { uid: user.uid, name: 'Twin', password: 'twin-password' } })

@@ -2,13 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import helmet, { type HelmetOptions } from 'helmet'
+import type { Config } from '../../config.ts'
 
 /**
  * Security headers, tightened beyond helmet's defaults: no inline script or style at all
  * (the pages load only same-origin files), no framing, no `<base>`, forms post only here.
  * @see https://helmetjs.github.io
  */
-export const autoConfig = (fastify: FastifyInstance): HelmetOptions => ({
+export const helmetOptions = (config: Pick<Config, 'cookie'>): HelmetOptions => ({
   contentSecurityPolicy: {
     useDefaults: false,
     directives: {
@@ -22,18 +23,20 @@ export const autoConfig = (fastify: FastifyInstance): HelmetOptions => ({
       baseUri: ["'none'"],
       frameAncestors: ["'none'"],
       formAction: ["'self'"],
-      ...(fastify.config.cookie.secure ? { upgradeInsecureRequests: [] } : {})
+      ...(config.cookie.secure ? { upgradeInsecureRequests: [] } : {})
     }
   },
   crossOriginOpenerPolicy: { policy: 'same-origin' },
   crossOriginResourcePolicy: { policy: 'same-origin' },
   referrerPolicy: { policy: 'strict-origin-when-cross-origin' },
   // HSTS only means something over HTTPS; sent when cookies are Secure (an HTTPS deployment).
-  strictTransportSecurity: fastify.config.cookie.secure
+  strictTransportSecurity: config.cookie.secure
     ? { maxAge: 31536000, includeSubDomains: true }
     : false,
   frameguard: { action: 'deny' }
 })
+
+export const autoConfig = (fastify: FastifyInstance): HelmetOptions => helmetOptions(fastify.config)
 
 /**
  * The headers helmet's middleware sets for these options, collected once. None of them depends
