@@ -63,6 +63,24 @@ test('a token past half its life is renewed on use: new jti, same sign-in time; 
   assert.equal((page.body.match(/action="\/profile\/sessions\/[\w-]{22}\/revoke"/g) ?? []).length, 1)
 })
 
+test('a renewal or a cleared cookie on a request for a public file is never cacheable (Set-Cookie means no-store)', async (t) => {
+  const app = await build(t, NO_CACHE)
+  const { user } = await createUser(app)
+  const { cookie } = await agedToken(app, user.id, Math.ceil(app.config.jwt.ttlSeconds * 0.6))
+  const renewed = await app.inject({ url: '/css/app.css', headers: { cookie } })
+  assert.equal(renewed.statusCode, 200)
+  assert.ok(tokenCookie(app, renewed), 'the session was renewed on this request')
+  assert.equal(renewed.headers['cache-control'], 'no-store')
+  const cleared = await app.inject({ url: '/robots.txt', headers: { cookie: `${app.config.cookie.name}=not-a-token` } })
+  assert.equal(cleared.statusCode, 200)
+  assert.ok(cleared.cookies.some(c => c.name === app.config.cookie.name && c.value === ''), 'the bad cookie is cleared')
+  assert.equal(cleared.headers['cache-control'], 'no-store')
+  // Without a cookie to set, the file keeps its own caching, signed in or not.
+  const plain = await app.inject({ url: '/css/app.css', headers: { cookie: await signIn(app, user.id) } })
+  assert.equal(plain.headers['set-cookie'], undefined)
+  assert.equal(plain.headers['cache-control'], 'public, max-age=3600')
+})
+
 test('signing out after a renewal ends the replaced token too, with no grace period (page, API, another device)', async (t) => {
   // With the session cache on (the default): a renewed session's old token was cached as valid.
   const app = await build(t)

@@ -290,8 +290,15 @@ export default fp(async function auth (fastify) {
   // Pages and data for a signed-in user must not be kept by browsers or shared caches
   // (and the back button after sign-out must not show them). A response its route marked
   // `public` (the files of public/, the same bytes for everyone) keeps its own caching: made
-  // no-store, a signed-in browser downloaded the stylesheet again on every page.
-  fastify.addHook('onSend', async function noStoreForSignedIn (request, reply) {
+  // no-store, a signed-in browser downloaded the stylesheet again on every page. A response that
+  // sets a cookie is never stored, whatever its route says: a session renewed (or a bad cookie
+  // cleared) on a request for a public file must not reach a shared cache with its Set-Cookie.
+  // (@fastify/cookie's onSend, registered earlier, has already written Set-Cookie.)
+  fastify.addHook('onSend', async function noStoreWhenPersonal (request, reply) {
+    if (reply.hasHeader('set-cookie')) {
+      reply.header('cache-control', 'no-store')
+      return
+    }
     if (request.user === null) return
     const cacheControl = reply.getHeader('cache-control')
     if (typeof cacheControl === 'string' && cacheControl.startsWith('public')) return
