@@ -3,7 +3,7 @@ import { EtaFileResolutionError } from 'eta'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { Prisma } from '../generated/prisma/client.ts'
 import { PageCsrfToken } from '../plugins/app/csrf.ts'
-import { BadUrlError, isExposable } from './errors.ts'
+import { BadUrlError, isExposable, UrlTooLongError } from './errors.ts'
 import { returnTo } from './next-path.ts'
 import { redactParams, redactUrl } from './logger.ts'
 
@@ -127,16 +127,23 @@ export async function notFoundPage (request: FastifyRequest, reply: FastifyReply
   return renderErrorPage(request, reply, 404, message)
 }
 
+// Fastify's errors found while routing, as ours (theirs echo the path); anything else is a 500.
+const ROUTING_ERRORS: Record<string, () => AppError> = {
+  FST_ERR_BAD_URL: () => new BadUrlError(),
+  FST_ERR_MAX_PARAM_LENGTH: () => new UrlTooLongError()
+}
+
 /**
- * Fastify answers a URL it cannot decode (`/%`, `/users/%ZZ`) before routing, so before any
- * hook and without the app's decorators: its own JSON named the framework's error code, echoed
- * the path and had none of the security headers. This `frameworkErrors` handler answers as the
- * app does elsewhere: JSON under /api and for clients asking for it, else a page (a plain one:
- * the templates need what the hooks set up), with the security headers.
+ * Fastify answers a URL it cannot decode (`/%`, `/users/%ZZ`) or a path parameter over
+ * `maxParamLength` while routing, so before any hook and without the app's decorators: its own
+ * JSON named the framework's error code, echoed the path, had none of the security headers and
+ * was not logged. This `frameworkErrors` handler answers as the app does elsewhere: JSON under
+ * /api and for clients asking for it, else a page (a plain one: the templates need what the hooks
+ * set up), with the security headers.
  */
 export function createFrameworkErrorHandler (securityHeaders: Record<string, string>) {
   return function frameworkErrors (err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-    const error: AppError = err.code === 'FST_ERR_BAD_URL' ? new BadUrlError() : err
+    const error: AppError = ROUTING_ERRORS[err.code]?.() ?? Object.assign(new Error(err.message), { statusCode: 500, cause: err })
     const status = statusFor(error)
     logError(request, error, status)
     const message = publicMessage(error, status)

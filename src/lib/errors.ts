@@ -13,6 +13,7 @@ export const SignupDisabledError = createError('APP_SIGNUP_DISABLED', 'Sign-up i
 export const CrossSiteRequestError = createError('APP_CROSS_SITE', 'Cross-site requests are not accepted.', 403)
 export const UnsupportedMediaTypeError = createError('APP_UNSUPPORTED_MEDIA_TYPE', 'The API accepts only application/json bodies.', 415)
 export const BadUrlError = createError('APP_BAD_URL', 'That address is not valid: it has a % not followed by two hexadecimal digits, or bytes that are not UTF-8.', 400)
+export const UrlTooLongError = createError('APP_URL_TOO_LONG', 'That address is too long.', 414)
 
 /** Invalid input that passed the schema but broke a rule; `fields` maps form field to message. */
 export class InputError extends Error {

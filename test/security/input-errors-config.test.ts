@@ -262,9 +262,16 @@ test('S35 error responses are generic and leak nothing', async (t) => {
       assert.equal(res.statusCode, 400)
       assert.deepEqual(res.json(), { statusCode: 400, error: 'Bad Request', message })
     }
-    for (const res of [page, asked, api]) {
+    const long = `/api/users/${'1'.repeat(201)}`
+    const tooLong = await app.inject({ method: 'GET', url: long })
+    const tooLongPage = await app.inject({ method: 'GET', url: `/users/%3Cscript%3E${'a'.repeat(201)}/delete` })
+    assert.equal(tooLong.statusCode, 414)
+    assert.deepEqual(tooLong.json(), { statusCode: 414, error: 'URI Too Long', message: 'That address is too long.' })
+    assert.equal(tooLongPage.statusCode, 414)
+    assert.match(tooLongPage.body, /That address is too long\./)
+    for (const res of [page, asked, api, tooLong, tooLongPage]) {
       assertNoInternals(app, res)
-      assert.doesNotMatch(res.body, /FST_|%ZZ|%E0|valid url component/)
+      assert.doesNotMatch(res.body, /FST_|%ZZ|%E0|valid url component|<script|1111|max param/)
       assert.match(String(res.headers['content-security-policy']), /default-src 'self'/)
       assert.equal(res.headers['x-content-type-options'], 'nosniff')
       assert.equal(res.headers['x-frame-options'], 'DENY')
