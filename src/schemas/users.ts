@@ -17,7 +17,8 @@ export const PasswordInput = Type.String({ maxLength: PASSWORD_MAX })
 export const NameInput = Type.String({ maxLength: NAME_MAX * 2 })
 /** `YYYY-MM-DD`; the empty string means "no date" in forms. */
 export const DobInput = Type.String({ maxLength: 10, pattern: '^(\\d{4}-\\d{2}-\\d{2})?$' })
-export const HashmapSchema = Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 32 })
+/** Extra attributes: at most 32 keys of at most 64 characters (`propertyNames`: a record's key schema becomes a pattern and loses its maxLength). */
+export const HashmapSchema = Type.Record(Type.String(), Type.Unknown(), { maxProperties: 32, propertyNames: { maxLength: 64 } })
 
 /** A user as the API shows it (the Flask original's fields). Never carries the password hash. */
 export const PublicUserSchema = Type.Object({

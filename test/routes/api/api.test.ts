@@ -207,6 +207,22 @@ test('a hashmap nested deeper than allowed is a 400, even thousands of levels de
   assert.equal(ok.statusCode, 201)
 })
 
+test('a hashmap key longer than 64 characters is a 400, on sign-up and on update; 64 is accepted', async (t) => {
+  const app = await build(t)
+  const before = await snapshot(app)
+  const long = { ['k'.repeat(65)]: 1 }
+  const signUp = await app.inject({ method: 'POST', url: '/api/users', headers: json(), payload: { uid: 'longkey', name: 'L', password: 'long-enough-1', hashmap: long } })
+  assert.equal(signUp.statusCode, 400)
+  assert.deepEqual(await snapshot(app), before)
+  const { user } = await createUser(app)
+  const cookie = await signIn(app, user.id)
+  const update = await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { hashmap: long } })
+  assert.equal(update.statusCode, 400)
+  const ok = await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { hashmap: { ['k'.repeat(64)]: 1 } } })
+  assert.equal(ok.statusCode, 200)
+  assert.deepEqual(Object.keys(ok.json().hashmap), ['k'.repeat(64)])
+})
+
 test('user ids that could never be stored (control characters, NUL) are a normal failed sign-in', async (t) => {
   const app = await build(t)
   for (const uid of ['\u0000', 'to\u0000by', 'x', 'a'.repeat(41), '-dash-first']) {
