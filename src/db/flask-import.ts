@@ -21,7 +21,7 @@ import type { Prisma, PrismaClient } from '../generated/prisma/client.ts'
 import { InputError } from '../lib/errors.ts'
 import { unsupportedHashReason, type PasswordHasher } from '../plugins/app/password-hasher.ts'
 import { createUsersRepository, normalizeUid, type NewUser } from '../plugins/app/users-repository.ts'
-import { NAME_MAX, type Role } from '../schemas/users.ts'
+import { NAME_CONTROL_CHARS, NAME_MAX, type Role } from '../schemas/users.ts'
 
 /** The columns of the Flask app's `users` table that are imported (`id` is not: ids are new). */
 export const FLASK_USER_COLUMNS = ['_uid', '_name', '_password', '_dob', '_hashmap', '_role'] as const
@@ -202,8 +202,8 @@ function hashmapOf (value: unknown, notes: string[]): Record<string, unknown> {
   return parsed as Record<string, unknown>
 }
 
-// As the users repository's name rule: C0/C1 controls and Unicode line/paragraph separators.
-const NAME_CONTROL_CHARS = /[\p{Cc}\u2028\u2029]+/gu
+// The users repository's name rule (schemas/users.ts), every run of them at once.
+const NAME_CONTROL_RUNS = new RegExp(`${NAME_CONTROL_CHARS}+`, 'gu')
 
 /**
  * A Flask name made fit for the app's rule rather than losing the user over it: control
@@ -211,7 +211,7 @@ const NAME_CONTROL_CHARS = /[\p{Cc}\u2028\u2029]+/gu
  */
 function nameOf (raw: string, notes: string[]): string {
   let name = raw.normalize('NFC').trim()
-  const cleaned = name.replace(NAME_CONTROL_CHARS, ' ').trim()
+  const cleaned = name.replace(NAME_CONTROL_RUNS, ' ').trim()
   if (cleaned !== name) {
     name = cleaned
     notes.push('control characters in the name replaced by spaces')

@@ -9,6 +9,14 @@ export const UID_MAX = 40
 export const NAME_MAX = 100
 export const PASSWORD_MIN = 8
 export const PASSWORD_MAX = 256
+/**
+ * Never part of a name (a RegExp character class, for the users repository and the Flask
+ * import): C0/C1 controls, Unicode line/paragraph separators, and the bidirectional embedding,
+ * override and isolate controls (with U+202E a name "gnp.exe" reads "exe.png" in the users list).
+ * Joiners (U+200C, U+200D) and the marks U+200E, U+200F stay: some scripts and emoji need them,
+ * and they cannot reorder the text around the name.
+ */
+export const NAME_CONTROL_CHARS = '[\\p{Cc}\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069]'
 
 // Inputs as received. Schemas bound type and size only; the content rules (non-empty, pattern,
 // length) live in the users repository, so forms can show them on the field that broke them.

@@ -5,7 +5,7 @@ import { InputError, UidTakenError } from '../../lib/errors.ts'
 import { memoizeByObject } from '../../lib/memo.ts'
 import type { PasswordHasher } from './password-hasher.ts'
 import type { SessionCache } from './session-cache.ts'
-import { NAME_MAX, PASSWORD_MAX, PASSWORD_MIN, UID_MAX, type PublicUser, type Role } from '../../schemas/users.ts'
+import { NAME_CONTROL_CHARS, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN, UID_MAX, type PublicUser, type Role } from '../../schemas/users.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -39,8 +39,7 @@ export function normalizeUid (uid: string): string {
 }
 
 const UID_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N}._-]*$/u
-// C0/C1 control characters and Unicode line/paragraph separators: never part of a name.
-const CONTROL_CHARS = /[\p{Cc}\u2028\u2029]/u
+const CONTROL_CHARS = new RegExp(NAME_CONTROL_CHARS, 'u')
 const HASHMAP_MAX_BYTES = 4096
 
 function isValidUid (uid: string): boolean {

@@ -223,6 +223,22 @@ test('a hashmap key longer than 64 characters is a 400, on sign-up and on update
   assert.deepEqual(Object.keys(ok.json().hashmap), ['k'.repeat(64)])
 })
 
+test('a name with bidirectional override or isolate controls is a 400 (they reorder what the users list shows); joiners stay', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const cookie = await signIn(app, user.id)
+  for (const name of ['\u202Egnp.exe', 'a\u202Ab', 'a\u2066b\u2069', 'x\u202D']) {
+    const res = await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { name } })
+    assert.equal(res.statusCode, 400, JSON.stringify(name))
+    assert.match(res.json().message, /^Name: /)
+    const signUp = await app.inject({ method: 'POST', url: '/api/users', headers: json(), payload: { uid: 'bidi', name, password: 'long-enough-1' } })
+    assert.equal(signUp.statusCode, 400, JSON.stringify(name))
+  }
+  assert.equal((await app.usersRepository.findByUid(user.uid))!.name, user.name)
+  const joined = await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { name: 'می\u200Cخواهم \u{1F468}\u200D\u{1F469}' } })
+  assert.equal(joined.statusCode, 200)
+})
+
 test('user ids that could never be stored (control characters, NUL) are a normal failed sign-in', async (t) => {
   const app = await build(t)
   for (const uid of ['\u0000', 'to\u0000by', 'x', 'a'.repeat(41), '-dash-first']) {
