@@ -3,6 +3,7 @@ import autoload from '@fastify/autoload'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { Config } from './config.ts'
 import { createErrorHandler, createFrameworkErrorHandler, notFoundPage } from './lib/error-handler.ts'
+import { formatSchemaErrors } from './lib/schema-errors.ts'
 import { helmetOptions, securityHeaders } from './plugins/external/helmet.ts'
 
 declare module 'fastify' {
@@ -26,6 +27,8 @@ export function serverOptions (config: Config): FastifyServerOptions {
     // A hop count is valid at runtime (proxy-addr) though Fastify's types list only string | boolean.
     trustProxy: config.trustProxy as boolean | string,
     bodyLimit: 1024 * 1024,
+    // One sentence per rejected request, unions merged ("must be one of "User", "Admin"").
+    schemaErrorFormatter: formatSchemaErrors,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     requestTimeout: 30_000,

@@ -239,6 +239,23 @@ test('a name with bidirectional override or isolate controls is a 400 (they reor
   assert.equal(joined.statusCode, 200)
 })
 
+test('a value outside a union is one readable sentence (role, date of birth), other schema errors keep Ajv\'s words', async (t) => {
+  const app = await build(t)
+  const { user } = await createUser(app)
+  const cookie = await signIn(app, user.id)
+  const put = (payload: object) => app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload })
+  const role = await put({ role: 'Root' })
+  assert.equal(role.statusCode, 400)
+  assert.deepEqual(role.json(), { statusCode: 400, error: 'Bad Request', message: 'body/role must be one of "User", "Admin"' })
+  const dob = await put({ dob: '12-09-1906' })
+  assert.equal(dob.statusCode, 400)
+  assert.equal(dob.json().message, 'body/dob must be a string matching ^(\\d{4}-\\d{2}-\\d{2})?$, or null')
+  const unknown = await put({ admin: true })
+  assert.equal(unknown.json().message, 'body must NOT have additional properties')
+  const type = await put({ hashmap: 'x' })
+  assert.equal(type.json().message, 'body/hashmap must be object')
+})
+
 test('user ids that could never be stored (control characters, NUL) are a normal failed sign-in', async (t) => {
   const app = await build(t)
   for (const uid of ['\u0000', 'to\u0000by', 'x', 'a'.repeat(41), '-dash-first']) {
