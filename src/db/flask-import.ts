@@ -19,6 +19,7 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts'
 import { InputError } from '../lib/errors.ts'
+import { showInvisible } from '../lib/visible-text.ts'
 import { unsupportedHashReason, type PasswordHasher } from '../plugins/app/password-hasher.ts'
 import { createUsersRepository, normalizeUid, type NewUser } from '../plugins/app/users-repository.ts'
 import { NAME_CONTROL_CHARS, NAME_MAX, type Role } from '../schemas/users.ts'
@@ -83,8 +84,6 @@ const KEPT_HASH_PLACEHOLDER = 'imported password hash, kept as it is'
 
 class DryRunRollback extends Error {}
 
-const TERMINAL_UNSAFE = /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/gu
-
 /**
  * A value from the file, fit for a terminal and a log line: as it is when it is a plain user id,
  * else quoted with control and bidirectional characters escaped, and cut to `max` characters.
@@ -92,7 +91,7 @@ const TERMINAL_UNSAFE = /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u20
 export function printable (value: string, max = 60): string {
   if (/^[\p{L}\p{N}._-]{1,60}$/u.test(value)) return value
   const cut = value.length > max ? `${value.slice(0, max)}…` : value
-  return `"${cut.replace(/["\\]/g, c => `\\${c}`).replace(TERMINAL_UNSAFE, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}"`
+  return `"${showInvisible(cut.replace(/["\\]/g, c => `\\${c}`))}"`
 }
 
 function explainSqliteError (err: unknown, file: string): FlaskImportError {

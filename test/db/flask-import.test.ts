@@ -260,8 +260,8 @@ test('each row is validated: rule breaks are rejected with the reason; odd roles
   // Nothing of a hash is ever reported; values from the file are printed escaped.
   const report = JSON.stringify(result)
   for (const secret of ['4r1ZF7rgTF', '4a0a9b63', 'R9h/cIPz', 'abab']) assert.ok(!report.includes(secret), secret)
-  assert.equal(printable('evil\u001b[31m'), '"evil\\u001b[31m"')
-  assert.equal(printable('rtl\u202eevil'), '"rtl\\u202eevil"')
+  assert.equal(printable('evil\u001b[31m'), '"evil\\u{1B}[31m"')
+  assert.equal(printable('rtl\u202eevil'), '"rtl\\u{202E}evil"')
   assert.equal(printable('margaret.h'), 'margaret.h')
 })
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { AUDIT_EVENT_TYPES, isAuditEventType, type AuditEventRow, type AuditEventType, type AuditFilters } from '../../plugins/app/audit-log.ts'
+import { showInvisible } from '../../lib/visible-text.ts'
 
 const PAGE_SIZE = 50
 const UID_FILTER_MAX = 100
@@ -98,11 +99,12 @@ function toRow (event: AuditEventRow) {
     createdAtText: event.createdAt.toISOString().slice(0, 19).replace('T', ' ') + ' UTC',
     type: event.type,
     label: isAuditEventType(event.type) ? EVENT_LABELS[event.type] : event.type,
-    actorUid: event.actorUid,
-    targetUid: event.targetUid,
+    // Text a visitor chose (a failed sign-in's user id, a User-Agent) with invisible characters shown.
+    actorUid: event.actorUid === null ? null : showInvisible(event.actorUid),
+    targetUid: event.targetUid === null ? null : showInvisible(event.targetUid),
     ip: event.ip,
-    userAgent: event.userAgent,
-    detail: detailText(event.detail)
+    userAgent: event.userAgent === null ? null : showInvisible(event.userAgent),
+    detail: showInvisible(detailText(event.detail))
   }
 }
 
