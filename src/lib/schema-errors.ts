@@ -8,7 +8,9 @@ function wanted (error: FastifySchemaValidationError): string {
     case 'pattern': return `a string matching ${String(params.pattern)}`
     case 'format': return `a ${String(params.format)} string`
     case 'const': return JSON.stringify(params.allowedValue)
-    default: return `a value that ${error.message ?? 'is valid'}`
+    case 'maxLength': return `a string of at most ${String(params.limit)} characters`
+    case 'minLength': return `a string of at least ${String(params.limit)} characters`
+    default: return `valid (${error.message ?? 'invalid'})`
   }
 }
 

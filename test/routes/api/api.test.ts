@@ -250,6 +250,8 @@ test('a value outside a union is one readable sentence (role, date of birth), ot
   const dob = await put({ dob: '12-09-1906' })
   assert.equal(dob.statusCode, 400)
   assert.equal(dob.json().message, 'body/dob must be a string matching ^(\\d{4}-\\d{2}-\\d{2})?$, or null')
+  const long = await put({ dob: '<img src=x>' })
+  assert.equal(long.json().message, 'body/dob must be a string of at most 10 characters, or null')
   const unknown = await put({ admin: true })
   assert.equal(unknown.json().message, 'body must NOT have additional properties')
   const type = await put({ hashmap: 'x' })
