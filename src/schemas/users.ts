@@ -10,13 +10,13 @@ export const NAME_MAX = 100
 export const PASSWORD_MIN = 8
 export const PASSWORD_MAX = 256
 /**
- * Never part of a name (a RegExp character class, for the users repository and the Flask
- * import): C0/C1 controls, Unicode line/paragraph separators, and the bidirectional embedding,
- * override and isolate controls (with U+202E a name "gnp.exe" reads "exe.png" in the users list).
- * Joiners (U+200C, U+200D) and the marks U+200E, U+200F stay: some scripts and emoji need them,
- * and they cannot reorder the text around the name.
+ * Never part of a name (a RegExp, for the users repository and the Flask import): control
+ * characters, Unicode line/paragraph separators, and format characters (\p{Cf}: bidirectional
+ * controls, with which a name "gnp.exe" reads "exe.png" in the users list, zero-width spaces,
+ * BOM, tag characters). The two joiners (U+200C, U+200D) stay: scripts such as Persian and
+ * emoji sequences need them. (As PRECIS's FreeformClass, RFC 8264, treats them.)
  */
-export const NAME_CONTROL_CHARS = '[\\p{Cc}\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069]'
+export const NAME_CONTROL_CHARS = '(?:(?![\\u200C\\u200D])[\\p{Cc}\\p{Cf}\\u2028\\u2029])'
 
 // Inputs as received. Schemas bound type and size only; the content rules (non-empty, pattern,
 // length) live in the users repository, so forms can show them on the field that broke them.

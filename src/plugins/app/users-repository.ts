@@ -58,7 +58,7 @@ const LONE_SURROGATE = /\p{Surrogate}/u
 function checkName (name: string, fields: Record<string, string>): string {
   const clean = name.normalize('NFC').trim()
   if (clean.length === 0 || clean.length > NAME_MAX || CONTROL_CHARS.test(clean)) {
-    fields.name = `Name: 1 to ${NAME_MAX} characters, no control characters.`
+    fields.name = `Name: 1 to ${NAME_MAX} characters, no control or invisible characters.`
   } else if (LONE_SURROGATE.test(clean)) {
     fields.name = 'Name: must be valid Unicode text (no lone surrogate).'
   }
