@@ -34,7 +34,8 @@ export function serverOptions (config: Config): FastifyServerOptions {
     requestTimeout: 30_000,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
-    // A URL that cannot be decoded is answered before any hook runs: as our 400, with our headers.
+    // URLs Fastify refuses while routing (not decodable, a parameter over maxParamLength) are
+    // answered before any hook runs: as our 400/414, with our headers (lib/error-handler.ts).
     frameworkErrors: createFrameworkErrorHandler(securityHeaders(helmetOptions(config))),
     ajv: {
       customOptions: {
