@@ -69,11 +69,11 @@ function packageVersion (file, name) {
 }
 
 /** Bundles every package of BUNDLED into `<dist>/vendor/<name>.mjs` and points dist's imports there. */
-export async function bundleDependencies (dist, { root = process.cwd(), packages = BUNDLED } = {}) {
+export async function bundleDependencies (dist, { root = process.cwd() } = {}) {
   const vendorDir = join(dist, VENDOR)
   const files = [...compiledFiles(dist)].filter(path => !path.startsWith(vendorDir + sep))
   const summary = []
-  for (const name of packages) {
+  for (const name of BUNDLED) {
     const outfile = join(vendorDir, `${name.replaceAll('/', '__')}.mjs`)
     // The entry Node itself loads for `import '<name>'` in this project.
     const entry = fileURLToPath(import.meta.resolve(name))

@@ -125,9 +125,9 @@ export function createAuth (fastify: FastifyInstance) {
   function issueToken (reply: FastifyReply, session: Session): void {
     const seconds = Math.max(1, Math.round((session.expiresAt.getTime() - Date.now()) / 1000))
     const token = fastify.jwt.sign({ sub: String(session.userId), jti: session.id }, { expiresIn: `${seconds}s` })
+    // A response carrying a session token is never cached (SECURITY.md S14): the onSend hook
+    // below makes every response that sets a cookie no-store.
     reply.setCookie(config.cookie.name, token, { ...cookieOptions, maxAge: seconds })
-    // A response carrying a session token is never cached (SECURITY.md S14).
-    reply.header('cache-control', 'no-store')
   }
 
   return {
