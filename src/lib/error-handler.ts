@@ -148,7 +148,8 @@ export function createFrameworkErrorHandler (securityHeaders: Record<string, str
     logError(request, error, status)
     const message = publicMessage(error, status)
     const url = request.raw.url ?? ''
-    reply.headers(securityHeaders).code(status)
+    // 414 is cacheable by default (RFC 9110): an answer about one bad URL is kept by no cache.
+    reply.headers(securityHeaders).header('cache-control', 'no-store').code(status)
     if (url === '/api' || url.startsWith('/api/') || url.startsWith('/api?') || wantsJson(request)) {
       return reply.type('application/json; charset=utf-8').send(errorBody(status, message))
     }

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { INVISIBLE_CHAR } from '../lib/visible-text.ts'
 
 export const ROLES = ['User', 'Admin'] as const
 export const RoleSchema = Type.Union([Type.Literal('User'), Type.Literal('Admin')])
@@ -10,13 +11,15 @@ export const NAME_MAX = 100
 export const PASSWORD_MIN = 8
 export const PASSWORD_MAX = 256
 /**
- * Never part of a name (a RegExp, for the users repository and the Flask import): control
- * characters, Unicode line/paragraph separators, and format characters (\p{Cf}: bidirectional
- * controls, with which a name "gnp.exe" reads "exe.png" in the users list, zero-width spaces,
- * BOM, tag characters). The two joiners (U+200C, U+200D) stay: scripts such as Persian and
- * emoji sequences need them. (As PRECIS's FreeformClass, RFC 8264, treats them.)
+ * Never part of a name (a RegExp, for the users repository and the Flask import): any invisible
+ * character (lib/visible-text.ts: controls, bidirectional controls, zero-width spaces, Hangul
+ * fillers, unassigned and private-use code points…), so that a name cannot look blank, pass for
+ * another one or reorder what the users list shows. Allowed all the same: the two joiners
+ * (U+200C, U+200D), which Persian and emoji sequences need, and the emoji presentation selector
+ * U+FE0F after an emoji ("❤️" as phones type it). PRECIS FreeformClass (RFC 8264) refuses the
+ * same classes with the same joiner exception.
  */
-export const NAME_CONTROL_CHARS = '(?:(?![\\u200C\\u200D])[\\p{Cc}\\p{Cf}\\u2028\\u2029])'
+export const NAME_CONTROL_CHARS = `(?:(?![\\u200C\\u200D\\uFE0F])${INVISIBLE_CHAR}|(?<!\\p{Extended_Pictographic})\\uFE0F)`
 
 // Inputs as received. Schemas bound type and size only; the content rules (non-empty, pattern,
 // length) live in the users repository, so forms can show them on the field that broke them.

@@ -275,6 +275,7 @@ test('S35 error responses are generic and leak nothing', async (t) => {
       assert.match(String(res.headers['content-security-policy']), /default-src 'self'/)
       assert.equal(res.headers['x-content-type-options'], 'nosniff')
       assert.equal(res.headers['x-frame-options'], 'DENY')
+      assert.equal(res.headers['cache-control'], 'no-store')
     }
     await assertAlive(app)
   })

@@ -3,6 +3,7 @@ import { Prisma } from '../../generated/prisma/client.ts'
 import type { PrismaClient, User } from '../../generated/prisma/client.ts'
 import { InputError, UidTakenError } from '../../lib/errors.ts'
 import { memoizeByObject } from '../../lib/memo.ts'
+import { INVISIBLE_CHAR } from '../../lib/visible-text.ts'
 import type { PasswordHasher } from './password-hasher.ts'
 import type { SessionCache } from './session-cache.ts'
 import { NAME_CONTROL_CHARS, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN, UID_MAX, type PublicUser, type Role } from '../../schemas/users.ts'
@@ -40,10 +41,12 @@ export function normalizeUid (uid: string): string {
 
 const UID_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N}._-]*$/u
 const CONTROL_CHARS = new RegExp(NAME_CONTROL_CHARS, 'u')
+// Letters that show nothing (the Hangul fillers are letters): `toby\u3164` would read as `toby`.
+const INVISIBLE_IN_UID = new RegExp(INVISIBLE_CHAR, 'u')
 const HASHMAP_MAX_BYTES = 4096
 
 function isValidUid (uid: string): boolean {
-  return uid.length >= 2 && uid.length <= UID_MAX && UID_PATTERN.test(uid)
+  return uid.length >= 2 && uid.length <= UID_MAX && UID_PATTERN.test(uid) && !INVISIBLE_IN_UID.test(uid)
 }
 
 function checkUid (uid: string, fields: Record<string, string>): void {

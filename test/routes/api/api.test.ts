@@ -223,11 +223,11 @@ test('a hashmap key longer than 64 characters is a 400, on sign-up and on update
   assert.deepEqual(Object.keys(ok.json().hashmap), ['k'.repeat(64)])
 })
 
-test('a name with format characters (bidi controls, zero-width space, BOM, tags) is a 400: they hide or reorder what the users list shows; joiners stay', async (t) => {
+test('a name or user id with invisible characters (bidi controls, zero-width space, BOM, tags, Hangul fillers, unassigned) is a 400: they hide or reorder what the users list shows; joiners and emoji stay', async (t) => {
   const app = await build(t)
   const { user } = await createUser(app)
   const cookie = await signIn(app, user.id)
-  for (const name of ['\u202Egnp.exe', 'a\u202Ab', 'a\u2066b\u2069', 'x\u202D', 'Ada\u200B', '\u200B', 'a\u061Cb', 'a\uFEFFb', 'a\u2060b', 'x\u{E0041}']) {
+  for (const name of ['\u202Egnp.exe', 'a\u202Ab', 'a\u2066b\u2069', 'x\u202D', 'Ada\u200B', '\u200B', 'a\u061Cb', 'a\uFEFFb', 'a\u2060b', 'x\u{E0041}', '\u3164\u3164', 'Thomas Edison\u034F', 'a\uFE0F', 'x\uE000', 'x\uFFFE', 'x\u2065']) {
     const res = await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { name } })
     assert.equal(res.statusCode, 400, JSON.stringify(name))
     assert.match(res.json().message, /^Name: /)
@@ -235,8 +235,14 @@ test('a name with format characters (bidi controls, zero-width space, BOM, tags)
     assert.equal(signUp.statusCode, 400, JSON.stringify(name))
   }
   assert.equal((await app.usersRepository.findByUid(user.uid))!.name, user.name)
-  const joined = await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { name: 'می\u200Cخواهم \u{1F468}\u200D\u{1F469}' } })
+  const joined = await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { name: 'می\u200Cخواهم \u{1F468}\u200D\u{1F469} \u2764\uFE0F' } })
   assert.equal(joined.statusCode, 200)
+  // A user id that reads as another's: the Hangul fillers are letters, but show nothing.
+  for (const uid of ['toby\u3164', 'to\u115Fby']) {
+    const res = await app.inject({ method: 'POST', url: '/api/users', headers: json(), payload: { uid, name: 'Thomas Edison', password: 'long-enough-1' } })
+    assert.equal(res.statusCode, 400, JSON.stringify(uid))
+    assert.match(res.json().message, /^User id: /)
+  }
 })
 
 test('a value outside a union is one readable sentence (role, date of birth), other schema errors keep Ajv\'s words', async (t) => {
