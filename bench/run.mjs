@@ -31,8 +31,9 @@ const HELP = `npm run bench [-- options]
   (no option)            everything: throughput table and ratios, login storm, RSS, transfer, cold start
   --all                  the same (kept for clarity)
   --only=a,b             only these sections: ${SECTIONS.join(', ')}, profile
-  --profile              also run the app (and the floor) under node --cpu-prof on GET /profile
-                         and print the top self-time functions (--only=profile for just that)
+  --profile              also run under node --cpu-prof the app and the floor on GET /profile, the
+                         app and hello-template on the home page, and print the top self-time
+                         functions (--only=profile for just that)
   --quick                short run: 3 s per target, 2 s warm-up, 30k requests for RSS, 1 cold start
   --duration=S           seconds measured per target (default 10; env BENCH_DURATION)
   --warmup=S             warm-up seconds before each measurement (default 5; env BENCH_WARMUP)
@@ -576,24 +577,30 @@ async function coldStart () {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* CPU profile of GET /profile (--profile).                                                    */
+/* CPU profiles of GET /profile and GET / (--profile).                                         */
 /* ------------------------------------------------------------------------------------------ */
 
 async function profile (toby) {
-  log(`\nCPU profile: GET /profile for ${opts.durationS} s at ${opts.connections} connections under node --cpu-prof (throughput under the profiler is lower; not comparable with the table)`)
+  log(`\nCPU profiles: GET /profile (app, floor) and GET / (app, hello-template) for ${opts.durationS} s at ${opts.connections} connections under node --cpu-prof (throughput under the profiler is lower; not comparable with the table)`)
   const out = join(benchDir, 'results')
   mkdirSync(out, { recursive: true })
   results.profile = {}
-  const servers = {
-    app: { script: 'dist/server.js', env: appEnv, readyPath: '/api/health', flags: [...serverFlags, ...opts.appNodeFlags] },
-    floor: { script: join(benchDir, 'floor-server.mjs'), env: { PATH: env.PATH, FLOOR_DB_FILE: dbFile, JWT_SECRET: secret, COOKIE_NAME: toby.name }, readyPath: '/health' }
+  const app = { script: 'dist/server.js', env: appEnv, readyPath: '/api/health', flags: [...serverFlags, ...opts.appNodeFlags] }
+  const floor = { script: join(benchDir, 'floor-server.mjs'), env: { PATH: env.PATH, FLOOR_DB_FILE: dbFile, JWT_SECRET: secret, COOKIE_NAME: toby.name }, readyPath: '/health' }
+  const hello = { script: join(benchDir, 'hello-server.mjs'), env: { PATH: env.PATH }, readyPath: '/' }
+  // The protected page against the floor, and the signed-out home page against hello-template.
+  const profiled = {
+    app: { ...app, path: '/profile', headers: { cookie: toby.cookie } },
+    floor: { ...floor, path: '/profile', headers: { cookie: toby.cookie } },
+    'app-home': { ...app, path: '/' },
+    'hello-template': { ...hello, path: '/home' }
   }
-  for (const [name, s] of Object.entries(servers)) {
+  for (const [name, { path, headers, ...s }] of Object.entries(profiled)) {
     const dir = join(tmp, `cpuprof-${name}`)
     const server = await startServer({ name: `${name}-profile`, cwd: root, logDir: tmp, cpu: pin.server, ...s, nodeFlags: [...(s.flags ?? []), '--cpu-prof', `--cpu-prof-dir=${dir}`] })
     let r
     try {
-      r = await measure(server, { key: `${name} (profiled)`, path: '/profile', headers: { cookie: toby.cookie } })
+      r = await measure(server, { key: `${name} (profiled)`, path, headers })
     } finally {
       await server.stop()
     }
@@ -604,9 +611,9 @@ async function profile (toby) {
     // Start-up and warm-up left out: the summary is the steady state.
     const summary = summariseCpuProfile(kept, { root, top: 30, skipMs: server.readyMs + opts.warmupS * 1000 + 500 })
     results.profile[name] = { reqPerSec: r.reqPerSec, file: relative(root, kept), ...summary }
-    log(`\n${name}: ${fmt(r.reqPerSec, 0)} req/s profiled; ${summary.sampledMs} ms sampled after start-up and warm-up, ${summary.idleMs} ms idle; profile kept in ${relative(root, kept)} (open in Chrome DevTools)`)
+    log(`\n${name} GET ${path}: ${fmt(r.reqPerSec, 0)} req/s profiled; ${summary.sampledMs} ms sampled after start-up and warm-up, ${summary.idleMs} ms idle; profile kept in ${relative(root, kept)} (open in Chrome DevTools)`)
     log('  self %   self ms  function (location)')
-    for (const f of summary.topFunctionsBySelfTime.slice(0, name === 'app' ? 30 : 12)) {
+    for (const f of summary.topFunctionsBySelfTime.slice(0, name.startsWith('app') ? 30 : 12)) {
       log(`  ${fmt(f.selfPct, 1).padStart(6)} ${fmt(f.selfMs, 0).padStart(9)}  ${f.function} (${f.location || f.package})`)
     }
     printPackages(summary)
