@@ -1,5 +1,6 @@
 import type { PageCsrfToken } from '../plugins/app/csrf.ts'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
 
 const HTML = 'text/html; charset=utf-8'
 
@@ -12,16 +13,24 @@ const home: FastifyPluginAsyncTypebox = async (fastify) => {
   // Kept as bytes: sent as they are, with no encoding or length to work out per request.
   let signedOutPage: Buffer | undefined
 
-  fastify.get('/', async function show (request, reply) {
+  // Not async: the reused page is sent with no promise to settle.
+  fastify.get('/', function show (request, reply) {
     const anonymous = request.user === null && reply.locals.flash === null && reply.locals.currentPath === '/'
-    if (reuse && anonymous && signedOutPage !== undefined) return reply.type(HTML).send(signedOutPage)
+    if (reuse && anonymous && signedOutPage !== undefined) {
+      reply.type(HTML)
+      return signedOutPage
+    }
     if (!reuse || !anonymous) return reply.viewAsync('pages/home', {})
+    return renderSignedOutPage(reply)
+  })
+
+  async function renderSignedOutPage (reply: FastifyReply): Promise<string> {
     let usedToken = false
     const csrf = reply.locals.csrf as PageCsrfToken
     const html = await reply.viewAsync('pages/home', { csrf: { token: () => { usedToken = true; return csrf.token() } } })
     if (!usedToken) signedOutPage = Buffer.from(html)
     return html
-  })
+  }
 }
 
 export default home

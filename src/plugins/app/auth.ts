@@ -273,9 +273,15 @@ export default fp(async function auth (fastify) {
 
   // "Silent" authentication for every request: a valid cookie sets request.user; anything
   // wrong with it clears the cookie and leaves the visitor signed out. Guards decide the rest.
-  fastify.addHook('onRequest', async function authenticate (request, reply) {
+  // A callback hook, so that a request without a cookie (every signed-out visitor, every
+  // file) goes on at once, with no promise to settle (see routes/home.ts).
+  fastify.addHook('onRequest', function authenticate (request, reply, done) {
     const token = request.cookies[auth.cookieName]
-    if (token === undefined || token === '') return
+    if (token === undefined || token === '') return done()
+    signInFromCookie(request, reply, token).then(() => done(), done)
+  })
+
+  async function signInFromCookie (request: FastifyRequest, reply: FastifyReply, token: string): Promise<void> {
     const verified = await auth.authenticate(token)
     if (verified === null) {
       auth.clearCookie(reply)
@@ -285,7 +291,7 @@ export default fp(async function auth (fastify) {
     request.user = user
     request.account = verified.session.user
     reply.locals.currentUser = user
-  })
+  }
 
   // Pages and data for a signed-in user must not be kept by browsers or shared caches
   // (and the back button after sign-out must not show them). A response its route marked
@@ -294,16 +300,17 @@ export default fp(async function auth (fastify) {
   // sets a cookie is never stored, whatever its route says: a session renewed (or a bad cookie
   // cleared) on a request for a public file must not reach a shared cache with its Set-Cookie.
   // (@fastify/cookie's onSend, registered earlier, has already written Set-Cookie.)
-  fastify.addHook('onSend', async function noStoreWhenPersonal (request, reply) {
-    if (reply.hasHeader('set-cookie')) {
-      reply.header('cache-control', 'no-store')
-      return
-    }
-    if (request.user === null) return
-    const cacheControl = reply.getHeader('cache-control')
-    if (typeof cacheControl === 'string' && cacheControl.startsWith('public')) return
-    reply.header('cache-control', 'no-store')
+  fastify.addHook('onSend', function noStoreWhenPersonal (request, reply, _payload, done) {
+    if (isPersonal(request, reply)) reply.header('cache-control', 'no-store')
+    done()
   })
+
+  function isPersonal (request: FastifyRequest, reply: FastifyReply): boolean {
+    if (reply.hasHeader('set-cookie')) return true
+    if (request.user === null) return false
+    const cacheControl = reply.getHeader('cache-control')
+    return !(typeof cacheControl === 'string' && cacheControl.startsWith('public'))
+  }
 
   fastify.decorate('requireUser', async function requireUser (request: FastifyRequest, reply: FastifyReply) {
     if (request.user !== null) return

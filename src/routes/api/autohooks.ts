@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { createErrorHandler } from '../../lib/error-handler.ts'
 import { UnauthorizedError, UnsupportedMediaTypeError } from '../../lib/errors.ts'
 import { isSafeMethod } from '../../plugins/app/csrf.ts'
@@ -27,14 +27,21 @@ export default async function apiHooks (fastify: FastifyInstance) {
     route.config = { ...route.config, csrf: false }
   })
 
-  fastify.addHook('onRequest', async function apiGuard (request, reply) {
+  // A callback hook: nothing here waits, so no promise per request.
+  fastify.addHook('onRequest', function apiGuard (request, reply, done) {
     reply.header('cache-control', 'no-store')
-    if (!isSafeMethod(request.method) && hasBody(request.headers)) {
-      const type = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
-      if (type !== 'application/json') throw new UnsupportedMediaTypeError()
-    }
-    // Unknown API paths answer 404 (see not-found.ts) whether or not the caller is signed in.
-    if (request.is404) return
-    if (request.routeOptions.config.public !== true && request.user === null) throw new UnauthorizedError()
+    done(refusal(request))
   })
+}
+
+/** Why the API refuses this request before routing it further, if it does. */
+function refusal (request: FastifyRequest): Error | undefined {
+  if (!isSafeMethod(request.method) && hasBody(request.headers)) {
+    const type = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
+    if (type !== 'application/json') return new UnsupportedMediaTypeError()
+  }
+  // Unknown API paths answer 404 (see not-found.ts) whether or not the caller is signed in.
+  if (request.is404) return undefined
+  if (request.routeOptions.config.public !== true && request.user === null) return new UnauthorizedError()
+  return undefined
 }
