@@ -74,6 +74,14 @@ export const DeleteUserSchema = Type.Object({
   uid: UidInput
 }, { additionalProperties: false })
 
+/**
+ * The `:id` of a user in a route path, in its one spelling: decimal digits without a leading zero.
+ * Ajv's type coercion alone would read `01`, `0x1`, `1e0`, `+1`, `1.0` or ` 1` as user 1 too, so
+ * one user would have many URLs (for caches, logs and anyone comparing them); those paths now
+ * name no route (404). UserIdParams still checks the range.
+ */
+export const USER_ID = ':id(^[1-9][0-9]{0,9}$)'
+
 export const UserIdParams = Type.Object({
   id: Type.Integer({ minimum: 1, maximum: 2147483647 })
 }, { additionalProperties: false })

@@ -159,11 +159,11 @@ test('S28 SQL-looking input is treated as plain data', async (t) => {
     assert.equal(await fullSnapshot(app), before)
   })
 
-  await t.test('SQL in path ids is refused by the id schema (400)', async () => {
+  await t.test('SQL in path ids names no route (404): a user id in a path is digits only', async () => {
     for (const id of ['1%20OR%201=1', '1;--', "1'", '1%27%20OR%20%271%27=%271', '(SELECT%201)']) {
       for (const method of ['GET', 'PUT', 'DELETE'] as const) {
         const res = await app.inject({ method, url: `/api/users/${id}`, headers: { cookie }, ...(method === 'PUT' ? { payload: { name: 'x' } } : {}) })
-        assert.equal(res.statusCode, 400, `${method} ${id}`)
+        assert.equal(res.statusCode, 404, `${method} ${id}`)
         assertNever(app, res)
       }
     }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { CsrfField } from '../../schemas/common.ts'
-import { RoleSchema, UserIdParams } from '../../schemas/users.ts'
+import { RoleSchema, USER_ID, UserIdParams } from '../../schemas/users.ts'
 import { NotFoundError, SelfAdminChangeError } from '../../lib/errors.ts'
 import { toPublicUser } from '../../plugins/app/users-repository.ts'
 
@@ -20,7 +20,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   // Role is a nested resource of a user: POST /users/:id/role.
-  fastify.post('/:id/role', {
+  fastify.post(`/${USER_ID}/role`, {
     preHandler: fastify.requireAdmin,
     bodyLimit: 4 * 1024,
     schema: {
@@ -47,7 +47,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   // Deleting asks first (a page, so it works without JavaScript), then POSTs.
-  fastify.get('/:id/delete', {
+  fastify.get(`/${USER_ID}/delete`, {
     preHandler: fastify.requireAdmin,
     schema: { params: UserIdParams }
   }, async function confirmDestroy (request, reply) {
@@ -57,7 +57,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     return reply.viewAsync('pages/users/delete', { user: toPublicUser(user) })
   })
 
-  fastify.post('/:id/delete', {
+  fastify.post(`/${USER_ID}/delete`, {
     preHandler: fastify.requireAdmin,
     bodyLimit: 4 * 1024,
     schema: { params: UserIdParams, body: Type.Object({ _csrf: CsrfField }, { additionalProperties: false }) }

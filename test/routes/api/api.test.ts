@@ -141,16 +141,30 @@ test('DELETE /api/users is for Admins, by uid or id, never themselves', async (t
   assert.equal((await app.inject({ url: '/api/id', headers: { cookie: userCookie } })).statusCode, 401)
 })
 
-test('GET /api/users/:id rejects odd ids with 400 and unknown ones with 404', async (t) => {
+test('a user has one URL: /api/users/:id answers only the plain decimal id; other spellings and unknown ids are 404, out of range 400', async (t) => {
   const app = await build(t)
   const { user } = await createUser(app)
   const cookie = await signIn(app, user.id)
-  for (const id of ['-1', '0', '1.5', '9999999999999999999999', 'abc', '1%20OR%201=1', '1%27']) {
-    const res = await app.inject({ url: `/api/users/${id}`, headers: { cookie } })
-    assert.equal(res.statusCode, 400, id)
+  assert.equal((await app.inject({ url: `/api/users/${user.id}`, headers: { cookie } })).json().access, 'rw')
+  // Ajv's coercion alone read all of these as the same user.
+  const aliases = [`0${user.id}`, `0x${user.id.toString(16)}`, `${user.id}e0`, `+${user.id}`, `${user.id}.0`, `%20${user.id}`, `${user.id}%20`]
+  for (const id of [...aliases, '-1', '0', '1.5', 'abc', '1%20OR%201=1', '1%27', '9999999999999999999999']) {
+    for (const method of ['GET', 'PUT', 'DELETE'] as const) {
+      const res = await app.inject({ method, url: `/api/users/${id}`, ...(method === 'PUT' ? { headers: json(cookie), payload: { name: 'Renamed' } } : { headers: { cookie } }) })
+      assert.equal(res.statusCode, 404, `${method} ${id}`)
+      assert.equal(res.json().error, 'Not Found')
+    }
   }
   assert.equal((await app.inject({ url: '/api/users/999999', headers: { cookie } })).statusCode, 404)
-  assert.equal((await app.inject({ url: `/api/users/${user.id}`, headers: { cookie } })).json().access, 'rw')
+  // A plain id past the database's integer range is a 400, not a database error.
+  assert.equal((await app.inject({ url: '/api/users/2147483648', headers: { cookie } })).statusCode, 400)
+  // The pages take the same spelling only.
+  const admin = await createAdmin(app)
+  const adminCookie = await signIn(app, admin.user.id)
+  assert.equal((await app.inject({ url: `/users/${user.id}/delete`, headers: { cookie: adminCookie } })).statusCode, 200)
+  for (const id of aliases) assert.equal((await app.inject({ url: `/users/${id}/delete`, headers: { cookie: adminCookie } })).statusCode, 404, id)
+  // Nothing was changed on the way.
+  assert.equal((await app.usersRepository.findById(user.id))?.name, user.name)
 })
 
 test('state-changing API calls accept only application/json bodies', async (t) => {

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { errorResponses } from '../../../schemas/common.ts'
 import {
-  CreateUserSchema, DeleteUserSchema, PublicUserSchema, UpdateUserSchema, UserIdParams, UserRowSchema,
+  CreateUserSchema, DeleteUserSchema, PublicUserSchema, UpdateUserSchema, USER_ID, UserIdParams, UserRowSchema,
   type UpdateUser
 } from '../../../schemas/users.ts'
 import { toPublicUser, type User } from '../../../plugins/app/users-repository.ts'
@@ -132,7 +132,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     return destroy(request, await findTarget(request, { uid: request.body.uid }))
   })
 
-  fastify.get('/:id', {
+  fastify.get(`/${USER_ID}`, {
     schema: {
       tags: ['users'],
       summary: 'One user by id.',
@@ -146,7 +146,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     return { ...toPublicUser(user), access: caller.role === 'Admin' || user.id === caller.id ? 'rw' as const : 'ro' as const }
   })
 
-  fastify.put('/:id', {
+  fastify.put(`/${USER_ID}`, {
     bodyLimit: 16 * 1024,
     schema: {
       tags: ['users'],
@@ -164,7 +164,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     return update(request, reply, await findTarget(request, { id: request.params.id }), request.body)
   })
 
-  fastify.delete('/:id', {
+  fastify.delete(`/${USER_ID}`, {
     schema: {
       tags: ['users'],
       summary: 'Delete a user by id. Admin only.',
