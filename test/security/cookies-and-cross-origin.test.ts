@@ -122,6 +122,34 @@ test('S14 a successful sign-in sets exactly one hardened auth cookie', async (t)
   })
 })
 
+test('S14 over HTTPS every cookie the app sets has the __Host- prefix: session, CSRF secret and flash message', async (t) => {
+  const app = await build(t, { COOKIE_SECURE: 'true' })
+  const { user, password } = await createUser(app)
+  const names = new Set<string>()
+  const collect = (res: LightMyRequestResponse): LightMyRequestResponse => {
+    for (const line of setCookieLines(res)) names.add(line.slice(0, line.indexOf('=')))
+    return res
+  }
+  const signedIn = collect(await submitForm(app, '/login', { uid: user.uid, password }))
+  assert.equal(signedIn.statusCode, 303)
+  const cookie = mergeCookies(...setCookieLines(signedIn).map(line => line.split(';')[0]))
+  // Saving the profile sets a flash message for the page after the redirect.
+  const { token, cookie: withCsrf } = await csrfFor(app, cookie, '/profile')
+  // The cookies the profile page set (the CSRF secret), as the helper merged them.
+  for (const part of withCsrf.split('; ')) names.add(part.slice(0, part.indexOf('=')))
+  const saved = collect(await app.inject({
+    method: 'POST',
+    url: '/profile',
+    headers: { cookie: withCsrf, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ name: 'Saved Name', dob: '', _csrf: token }).toString()
+  }))
+  assert.equal(saved.statusCode, 303)
+  const next = collect(await app.inject({ url: '/profile', headers: { cookie: mergeCookies(withCsrf, ...setCookieLines(saved).map(line => line.split(';')[0])) } }))
+  assert.match(next.body, /Your details were saved/, 'the flash message is read back under its __Host- name')
+  assert.ok(names.has('__Host-flash') && names.has('__Host-token') && names.has('__Host-csrf'), JSON.stringify([...names]))
+  for (const name of names) assert.ok(name.startsWith('__Host-'), `${name} has no __Host- prefix`)
+})
+
 test('S15 signing out expires the cookie and ends the session', async (t) => {
   const app = await build(t, { COOKIE_SECURE: 'true' })
   const { user } = await createUser(app)

@@ -18,14 +18,16 @@ declare module 'fastify' {
   }
 }
 
-const COOKIE = 'flash'
-
 /**
  * Flash messages in a short-lived signed cookie: set before a redirect, shown (and cleared)
  * by the next page. Only server-written text goes in; templates escape it like any other.
+ * Over HTTPS the cookie is `__Host-flash`, like the session's `__Host-token`: the browser then
+ * takes it only from this host, Secure, for the whole site, so a sibling subdomain cannot plant one.
  */
 export default fp(async function flash (fastify) {
-  const options = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: fastify.config.cookie.secure, signed: true }
+  const secure = fastify.config.cookie.secure
+  const COOKIE = secure ? '__Host-flash' : 'flash'
+  const options = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure, signed: true }
 
   fastify.decorateReply('flash', function (this: FastifyReply, kind: FlashKind, message: string) {
     return this.setCookie(COOKIE, JSON.stringify({ kind, message }), { ...options, maxAge: 60 })
