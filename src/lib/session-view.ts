@@ -1,6 +1,7 @@
 import type { Session } from '../generated/prisma/client.ts'
 import { memoizeByObject } from './memo.ts'
 import { describeUserAgent } from './user-agent.ts'
+import { showInvisible } from './visible-text.ts'
 
 export interface SessionView {
   /** Opaque handle for revoking it (never the token id). */
@@ -20,8 +21,10 @@ const rowView = memoizeByObject((session: Session) => ({
   signedInAt: session.authenticatedAt.toISOString(),
   lastSeenAt: session.lastSeenAt.toISOString(),
   expiresAt: session.expiresAt.toISOString(),
-  device: describeUserAgent(session.userAgent),
-  userAgent: session.userAgent,
+  // The User-Agent is whatever the client sent: invisible characters written out, as in the
+  // audit trail, so that a device name cannot hide or reorder text (`Chrome\u202E…`).
+  device: showInvisible(describeUserAgent(session.userAgent)),
+  userAgent: showInvisible(session.userAgent),
   ip: session.ip
 }))
 

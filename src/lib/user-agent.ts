@@ -20,7 +20,8 @@ export function describeUserAgent (userAgent: string): string {
   if (userAgent.trim() === '') return 'Unknown browser'
   const browser = BROWSERS.find(([pattern]) => pattern.test(userAgent))
   const system = SYSTEMS.find(([pattern]) => pattern.test(userAgent))
-  if (browser === undefined) return userAgent.slice(0, 60)
+  // 60 characters, not UTF-16 units: a cut never splits a character in two.
+  if (browser === undefined) return Array.from(userAgent).slice(0, 60).join('')
   const version = browser[0].exec(userAgent)?.[1]
   return `${browser[1]} ${version}${system === undefined ? '' : ` on ${system[1]}`}`
 }

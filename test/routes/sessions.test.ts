@@ -319,6 +319,21 @@ test('the profile lists devices by opaque handles and signs one out, or every ot
   assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).statusCode, 401)
 })
 
+test('a device name shows the invisible characters of its User-Agent written out, on the profile and in /api/sessions', async (t) => {
+  const app = await build(t)
+  const { user, password } = await createUser(app)
+  const userAgent = `Evil\u202Egnp.exe\u200B ${'😀'.repeat(60)}`
+  const res = await app.inject({ method: 'POST', url: '/api/authenticate', headers: { 'content-type': 'application/json', 'user-agent': userAgent }, payload: { uid: user.uid, password } })
+  assert.equal(res.statusCode, 200)
+  const cookie = res.cookies.map(c => `${c.name}=${c.value}`).join('; ')
+  const [session] = (await app.inject({ url: '/api/sessions', headers: { cookie } })).json<Array<{ device: string, userAgent: string }>>()
+  assert.equal(session.device, `Evil\\u{202E}gnp.exe\\u{200B} ${'😀'.repeat(60 - 14)}`, 'cut at 60 characters, never inside one')
+  assert.ok(session.userAgent.startsWith('Evil\\u{202E}gnp.exe\\u{200B} '))
+  const page = await app.inject({ url: '/profile', headers: { cookie } })
+  assert.match(page.body, /Evil\\u\{202E\}gnp\.exe/)
+  assert.doesNotMatch(page.body, /[\u202E\u200B]/u)
+})
+
 test('/api/sessions lists, signs out one and signs out every other session', async (t) => {
   const app = await build(t)
   const { user } = await createUser(app)
