@@ -26,17 +26,17 @@ declare module 'fastify' {
  */
 export default fp(async function flash (fastify) {
   const secure = fastify.config.cookie.secure
-  const COOKIE = secure ? '__Host-flash' : 'flash'
+  const cookieName = secure ? '__Host-flash' : 'flash'
   const options = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure, signed: true }
 
   fastify.decorateReply('flash', function (this: FastifyReply, kind: FlashKind, message: string) {
-    return this.setCookie(COOKIE, JSON.stringify({ kind, message }), { ...options, maxAge: 60 })
+    return this.setCookie(cookieName, JSON.stringify({ kind, message }), { ...options, maxAge: 60 })
   })
 
   fastify.decorate('takeFlash', function takeFlash (request: FastifyRequest, reply: FastifyReply): Flash | null {
-    const raw = request.cookies[COOKIE]
+    const raw = request.cookies[cookieName]
     if (raw === undefined) return null
-    reply.clearCookie(COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure: options.secure })
+    reply.clearCookie(cookieName, { path: '/', httpOnly: true, sameSite: 'lax', secure: options.secure })
     const { valid, value } = request.unsignCookie(raw)
     if (!valid || value === null) return null
     try {
