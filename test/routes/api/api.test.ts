@@ -110,7 +110,9 @@ test('changing your own password through the API needs currentPassword, renews t
   const cookie = await signIn(app, user.id)
   const other = await signIn(app, user.id)
   assert.equal((await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { password: 'new-password-1' } })).statusCode, 400)
-  assert.equal((await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { password: 'new-password-1', currentPassword: 'wrong-password' } })).statusCode, 403)
+  const wrong = await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { password: 'new-password-1', currentPassword: 'wrong-password' } })
+  assert.equal(wrong.statusCode, 400)
+  assert.equal(wrong.json().message, 'currentPassword is not your current password.')
   const ok = await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { password: 'new-password-1', currentPassword: password } })
   assert.equal(ok.statusCode, 200)
   // This device gets a fresh session (new jti); every token from before the change is dead.
@@ -119,6 +121,30 @@ test('changing your own password through the API needs currentPassword, renews t
   assert.equal((await app.inject({ url: '/api/id', headers: { cookie: `token=${renewed.value}` } })).statusCode, 200)
   assert.equal((await app.inject({ url: '/api/id', headers: { cookie } })).statusCode, 401)
   assert.equal((await app.inject({ url: '/api/id', headers: { cookie: other } })).statusCode, 401)
+})
+
+test('password changes through the API count towards LOGIN_RATE_LIMIT with sign-ins; other updates do not', async (t) => {
+  const app = await build(t, { LOGIN_RATE_LIMIT: '3' })
+  const { user, password } = await createUser(app)
+  const cookie = await signIn(app, user.id)
+  // Name changes are not password attempts: any number of them.
+  for (let i = 0; i < 5; i++) {
+    assert.equal((await app.inject({ method: 'PUT', url: `/api/users/${user.id}`, headers: json(cookie), payload: { name: `Name ${i}` } })).statusCode, 200)
+  }
+  // Guesses of the current password, by uid and by id, share one counter per client.
+  const guess = (url: string) => app.inject({ method: 'PUT', url, headers: json(cookie), payload: { password: 'new-password-1', currentPassword: 'guess' } })
+  assert.equal((await guess('/api/users')).statusCode, 400)
+  assert.equal((await guess(`/api/users/${user.id}`)).statusCode, 400)
+  assert.equal((await guess('/api/users')).statusCode, 400)
+  const limited = await guess(`/api/users/${user.id}`)
+  assert.equal(limited.statusCode, 429)
+  assert.ok(Number(limited.headers['retry-after']) > 0)
+  // The right password is refused too until the window ends, and so is a sign-in from this client.
+  assert.equal((await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { password: 'new-password-1', currentPassword: password } })).statusCode, 429)
+  assert.equal((await app.inject({ method: 'POST', url: '/api/authenticate', headers: json(), payload: { uid: user.uid, password } })).statusCode, 429)
+  assert.equal((await app.usersRepository.findById(user.id))?.passwordHash, user.passwordHash, 'the password did not change')
+  // Still no limit on a name change.
+  assert.equal((await app.inject({ method: 'PUT', url: '/api/users', headers: json(cookie), payload: { name: 'Later' } })).statusCode, 200)
 })
 
 test('DELETE /api/users is for Admins, by uid or id, never themselves', async (t) => {
@@ -205,6 +231,14 @@ test('GET /api/openapi.json serves an OpenAPI 3.1 document of the API only', asy
   assert.ok(doc.paths['/api/users'].post)
   assert.ok(doc.paths['/api/authenticate'].post)
   assert.equal(doc.paths['/login'], undefined)
+  assert.equal(doc.components.securitySchemes.cookieAuth.name, 'token')
+})
+
+test('the OpenAPI document names the session cookie as this deployment sets it (__Host-token over HTTPS)', async (t) => {
+  const app = await build(t, { COOKIE_SECURE: 'true' })
+  const doc = (await app.inject({ url: '/api/openapi.json' })).json()
+  assert.equal(doc.components.securitySchemes.cookieAuth.name, '__Host-token')
+  assert.equal(app.config.cookie.name, '__Host-token')
 })
 
 test('a hashmap nested deeper than allowed is a 400, even thousands of levels deep', async (t) => {

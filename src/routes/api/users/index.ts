@@ -8,7 +8,7 @@ import {
 } from '../../../schemas/users.ts'
 import { toPublicUser, type User } from '../../../plugins/app/users-repository.ts'
 import { ForbiddenError, InputError, NotFoundError, SelfAdminChangeError, SignupDisabledError } from '../../../lib/errors.ts'
-import { credentialAttempts } from '../../../lib/rate-limits.ts'
+import { credentialAttempts, passwordChangeAttempts } from '../../../lib/rate-limits.ts'
 
 const signedIn = [{ cookieAuth: [] }]
 
@@ -41,7 +41,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     if (body.password !== undefined && isSelf) {
       if (body.currentPassword === undefined) throw new InputError({ currentPassword: 'currentPassword is required to change your own password.' })
-      if (!await passwordHasher.verify(target.passwordHash, body.currentPassword)) throw new ForbiddenError()
+      if (!await passwordHasher.verify(target.passwordHash, body.currentPassword)) throw new InputError({ currentPassword: 'currentPassword is not your current password.' })
     }
     const updated = await usersRepository.update(target.id, {
       name: body.name, dob: body.dob, hashmap: body.hashmap, role: body.role, password: body.password
@@ -106,12 +106,13 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.put('/', {
     bodyLimit: 16 * 1024,
+    config: { rateLimit: passwordChangeAttempts(config) },
     schema: {
       tags: ['users'],
       summary: 'Update a user named by `uid` (default: yourself). Owner or Admin; `role` by Admin only.',
       security: signedIn,
       body: UpdateUserSchema,
-      response: { 200: { ...PublicUserSchema, description: 'The updated user' }, ...errorResponses(400, 401, 403, 404, 409, 415) }
+      response: { 200: { ...PublicUserSchema, description: 'The updated user' }, ...errorResponses(400, 401, 403, 404, 409, 415, 429) }
     }
   }, async function updateByUid (request, reply) {
     return update(request, reply, await findTarget(request, { uid: request.body.uid }), request.body)
@@ -148,6 +149,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.put(`/${USER_ID}`, {
     bodyLimit: 16 * 1024,
+    config: { rateLimit: passwordChangeAttempts(config) },
     schema: {
       tags: ['users'],
       summary: 'Update a user by id. Owner or Admin; `role` by Admin only.',
@@ -155,7 +157,7 @@ const users: FastifyPluginAsyncTypebox = async (fastify) => {
       params: UserIdParams,
       // Type.Omit drops `additionalProperties: false`; restate it so unknown fields stay a 400.
       body: Type.Omit(UpdateUserSchema, ['uid'], { additionalProperties: false }),
-      response: { 200: { ...PublicUserSchema, description: 'The updated user' }, ...errorResponses(400, 401, 403, 404, 409, 415) }
+      response: { 200: { ...PublicUserSchema, description: 'The updated user' }, ...errorResponses(400, 401, 403, 404, 409, 415, 429) }
     }
   }, async function updateById (request, reply) {
     const caller = request.user!
