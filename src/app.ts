@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { Config } from './config.ts'
 import { createErrorHandler, createFrameworkErrorHandler, notFoundPage } from './lib/error-handler.ts'
 import { formatSchemaErrors } from './lib/schema-errors.ts'
+import { buildValidator } from './lib/validators.ts'
 import { helmetOptions, securityHeaders } from './plugins/external/helmet.ts'
 
 declare module 'fastify' {
@@ -37,6 +38,8 @@ export function serverOptions (config: Config): FastifyServerOptions {
     // URLs Fastify refuses while routing (not decodable, a parameter over maxParamLength) are
     // answered before any hook runs: as our 400/414, with our headers (lib/error-handler.ts).
     frameworkErrors: createFrameworkErrorHandler(securityHeaders(helmetOptions(config))),
+    // Bodies are validated without type coercion, parameters and query strings with it.
+    schemaController: { compilersFactory: { buildValidator: buildValidator() } },
     ajv: {
       customOptions: {
         // Unknown fields are rejected (400), not silently dropped: every object schema says
