@@ -122,6 +122,22 @@ test('S14 a successful sign-in sets exactly one hardened auth cookie', async (t)
   })
 })
 
+test('a page with a form token is no-store even when it sets no cookie (a returning visitor\'s sign-in and sign-up pages)', async (t) => {
+  const app = await build(t, { COOKIE_SECURE: 'true' })
+  const first = await app.inject({ url: '/login' })
+  const csrfCookie = setCookieLines(first).map(line => line.split(';')[0]).find(pair => pair.startsWith('__Host-csrf='))
+  assert.ok(csrfCookie !== undefined)
+  for (const url of ['/login', '/signup', '/login?next=%2Fprofile']) {
+    const res: LightMyRequestResponse = await app.inject({ url, headers: { cookie: csrfCookie } })
+    assert.equal(res.statusCode, 200, url)
+    assert.match(res.body, /name="_csrf" value="[^"]+"/, url)
+    assert.deepEqual(setCookieLines(res), [], `${url} sets no cookie`)
+    assert.equal(res.headers['cache-control'], 'no-store', url)
+  }
+  // A page without a form keeps its own caching (the signed-out home page sets none).
+  assert.equal((await app.inject({ url: '/', headers: { cookie: csrfCookie } })).headers['cache-control'], undefined)
+})
+
 test('S14 over HTTPS every cookie the app sets has the __Host- prefix: session, CSRF secret and flash message', async (t) => {
   const app = await build(t, { COOKIE_SECURE: 'true' })
   const { user, password } = await createUser(app)

@@ -75,7 +75,10 @@ export default fp(async function csrf (fastify) {
     done(isCrossSite(request) ? new CrossSiteRequestError() : undefined)
   })
 
+  // A page with a form token is for this visitor only (the token is bound to their CSRF secret
+  // and sign-in), even when it sets no cookie: no cache may keep it or give it to another.
   fastify.decorateReply('csrfToken', function csrfToken (this: FastifyReply) {
+    this.header('cache-control', 'no-store')
     return this.generateCsrf({ userInfo: csrfUserInfo(this.request) })
   })
 }, { name: 'csrf', dependencies: ['auth'] })
