@@ -91,6 +91,10 @@ test('filters by event type, by user id (actor or target, any case) and by date 
   assert.match(range.body, /id="field-from" name="from" type="date" value="2026-01-11"/)
   assert.deepEqual(eventTypes((await get('from=2026-01-13')).body), ['sign_out'])
   assert.deepEqual(eventTypes((await get('to=2026-01-10')).body), ['sign_in'])
+  // The last and first days a date field can hold are bounds like any other.
+  assert.deepEqual(eventTypes((await get('to=9999-12-31')).body), ['sign_out', 'role_changed', 'sign_in_failed', 'sign_in'])
+  assert.deepEqual(eventTypes((await get('from=0001-01-01&to=9999-12-31')).body), ['sign_out', 'role_changed', 'sign_in_failed', 'sign_in'])
+  assert.deepEqual(eventTypes((await get('from=9999-12-31')).body), [])
 
   const combined = await get('type=role_changed&uid=bob&from=2026-01-01&to=2026-01-31')
   assert.deepEqual(eventTypes(combined.body), ['role_changed'])

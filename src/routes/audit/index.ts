@@ -71,7 +71,10 @@ function parseQuery (query: Record<string, string | string[] | undefined>): Pars
     const label = key === 'from' ? 'From' : 'To'
     if (day === null) errors[key] = `${label}: "${shown(values[key])}" is not a date; use YYYY-MM-DD.`
     // "To" includes the whole day it names.
-    else filters[key] = key === 'to' ? new Date(day.getTime() + DAY_MS) : day
+    else if (key === 'from') filters.from = day
+    // Up to the end of that day; nothing can be later than 9999-12-31 (and the next day, in
+    // year 10000, is no longer a four-digit date that compares as stored).
+    else if (day.getUTCFullYear() < 9999 || day.getUTCMonth() < 11 || day.getUTCDate() < 31) filters.to = new Date(day.getTime() + DAY_MS)
   }
   if (filters.from !== undefined && filters.to !== undefined && filters.from >= filters.to) {
     errors.to = 'To: must be the same day as From or later.'
