@@ -133,7 +133,31 @@ export function secretWeakness (secret: string): string | null {
   if (KNOWN_WEAK_SECRETS.has(secret.trim().toLowerCase())) return 'it is a well-known default value'
   if (secret.length < MIN_SECRET_LENGTH) return `it is shorter than ${MIN_SECRET_LENGTH} characters`
   if (new Set(secret).size < 10) return 'it has too few distinct characters to be random'
+  if (isPeriodic(secret)) return 'it repeats a shorter text'
+  if (consecutiveShare(secret) > 0.5) return 'it is mostly runs of consecutive characters (abc…, 123…)'
   return null
+}
+
+/** True when the text is a shorter text repeated (`your-256-bit-secretyour-256-bit-secret`, `0123456789` × 4). */
+function isPeriodic (text: string): boolean {
+  for (let period = 1; period <= text.length / 2; period++) {
+    let repeats = true
+    for (let i = period; i < text.length && repeats; i++) repeats = text[i] === text[i - period]
+    if (repeats) return true
+  }
+  return false
+}
+
+/**
+ * The share of neighbouring characters that are equal or next to each other in the character
+ * set (`abcdef…`, `987…`): about 5 % in random base64url, near 100 % in a typed alphabet.
+ */
+function consecutiveShare (text: string): number {
+  let runs = 0
+  for (let i = 1; i < text.length; i++) {
+    if (Math.abs(text.charCodeAt(i) - text.charCodeAt(i - 1)) <= 1) runs++
+  }
+  return runs / (text.length - 1)
 }
 
 /**

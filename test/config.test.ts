@@ -9,12 +9,28 @@ import { ConfigError, loadConfig, secretWeakness } from '../src/config.ts'
 const strong = () => randomBytes(48).toString('base64url')
 
 test('production refuses a missing, empty or weak JWT_SECRET with a clear message', () => {
-  for (const secret of [undefined, '', 'secret', 'changeme', 'your-256-bit-secret', randomBytes(8).toString('hex'), 'a'.repeat(64)]) {
+  const typed = [
+    '0123456789012345678901234567890123456789', // a shorter text repeated
+    'your-256-bit-secretyour-256-bit-secret',
+    `${strong().slice(0, 20)}`.repeat(2),
+    'abcdefghijklmnopqrstuvwxyz012345', // runs of consecutive characters
+    'zyxwvutsrqponmlkjihgfedcba9876543210',
+    'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij'
+  ]
+  for (const secret of [undefined, '', 'secret', 'changeme', 'your-256-bit-secret', randomBytes(8).toString('hex'), 'a'.repeat(64), ...typed]) {
     assert.throws(
       () => loadConfig({ NODE_ENV: 'production', ...(secret === undefined ? {} : { JWT_SECRET: secret }) }),
       (err: Error) => err instanceof ConfigError && /JWT_SECRET/.test(err.message),
       String(secret)
     )
+  }
+})
+
+test('random secrets of every usual shape pass the weakness checks (no false refusals)', () => {
+  for (let i = 0; i < 2000; i++) {
+    for (const secret of [randomBytes(48).toString('base64url'), randomBytes(32).toString('hex'), randomBytes(24).toString('base64')]) {
+      assert.equal(secretWeakness(secret), null, secret)
+    }
   }
 })
 
