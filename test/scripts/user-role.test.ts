@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { build, signIn } from '../helper.ts'
+import { build, signIn, TEST_SECRET } from '../helper.ts'
 import { createUser } from '../factories.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -12,7 +12,7 @@ function userRole (databaseUrl: string, ...args: string[]) {
   const result = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/user-role.ts', ...args], {
     cwd: root,
     encoding: 'utf8',
-    env: { PATH: process.env.PATH, NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: 'x'.repeat(8) + 'abcdefghijklmnopqrstuvwxyz0123456789', DATABASE_URL: databaseUrl, INSTANCE_DIR: process.env.TMPDIR ?? '/tmp', FASTIFY_AUTOLOAD_TYPESCRIPT: '1' },
+    env: { PATH: process.env.PATH, NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: TEST_SECRET, DATABASE_URL: databaseUrl, INSTANCE_DIR: process.env.TMPDIR ?? '/tmp', FASTIFY_AUTOLOAD_TYPESCRIPT: '1' },
     timeout: 60_000
   })
   return { status: result.status, out: result.stdout + result.stderr }
