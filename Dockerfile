@@ -90,4 +90,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 # close-with-grace finishes in-flight requests and closes the database on SIGTERM.
 STOPSIGNAL SIGTERM
 # The same node flags as `npm start` (package.json; test/deploy.test.ts checks they match).
-CMD ["node", "--enable-source-maps", "--max-semi-space-size=8", "--heap-growing-percent=25", "dist/server.js"]
+CMD ["node", "--enable-source-maps", "--max-semi-space-size=8", "dist/server.js"]
