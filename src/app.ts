@@ -3,6 +3,7 @@ import autoload from '@fastify/autoload'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { Config } from './config.ts'
 import { createErrorHandler, createFrameworkErrorHandler, notFoundPage } from './lib/error-handler.ts'
+import { requestLogger } from './lib/logger.ts'
 import { formatSchemaErrors } from './lib/schema-errors.ts'
 import { buildValidator } from './lib/validators.ts'
 import { helmetOptions, securityHeaders } from './plugins/external/helmet.ts'
@@ -34,6 +35,8 @@ export function serverOptions (config: Config): FastifyServerOptions {
     onConstructorPoisoning: 'error',
     requestTimeout: 30_000,
     return503OnClosing: true,
+    // Each request's pino child is made when the request first logs at an enabled level.
+    childLoggerFactory: requestLogger,
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
     // URLs Fastify refuses while routing (not decodable, a parameter over maxParamLength) are
     // answered before any hook runs: as our 400/414, with our headers (lib/error-handler.ts).
