@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { serverNodeFlags } from '../scripts/lib/system.mjs'
-import { cpuSeconds, detectPinning, killAll, pinSelf, request, startLoadGenerator, startServer } from './lib/proc.mjs'
+import { detectPinning, killAll, pinSelf, request, startServer } from './lib/proc.mjs'
+import { pairedRounds } from './lib/paired.mjs'
 
 const root = join(import.meta.dirname, '..')
 
@@ -62,11 +63,6 @@ if (!flags.path.startsWith('/')) throw new Error(`--path: a path starting with /
 const log = (...args) => console.log(...args)
 const step = text => log(`· ${text}`)
 const git = (...args) => execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim()
-const median = xs => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2
-}
 
 const pin = detectPinning()
 if (!pin.enabled) throw new Error(`bench:compare needs two CPUs to pin to: ${pin.reason}`)
@@ -134,26 +130,21 @@ async function main () {
   }
 
   pinSelf(pin.loadgen)
-  const loadgens = servers.map(() => startLoadGenerator({ script: join(import.meta.dirname, 'lib', 'loadgen.mjs'), cpu: pin.loadgen, cwd: root }))
-  const load = durationS => Promise.all(servers.map((server, i) => loadgens[i].call({ type: 'run', opts: { title: server.name, url: server.base + flags.path, headers, connections: opts.connections, duration: durationS } })))
-
   step(`warm-up ${opts.warmupS} s`)
-  await load(opts.warmupS)
-  const ratios = []
   log('round   base req/CPU-s   tree req/CPU-s   tree/base')
-  for (let round = 1; round <= opts.rounds; round++) {
-    const before = servers.map(s => cpuSeconds(s.pid))
-    const results = await load(opts.durationS)
-    const perCpu = servers.map((s, i) => results[i].requests / (cpuSeconds(s.pid) - before[i]))
-    for (const r of results) {
-      if (r.errors + r.timeouts + r.non2xx > 0) throw new Error(`${r.title}: ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx responses`)
-    }
-    ratios.push(perCpu[1] / perCpu[0])
-    log(`${String(round).padStart(5)}   ${Math.round(perCpu[0]).toString().padStart(14)}   ${Math.round(perCpu[1]).toString().padStart(14)}   ${ratios.at(-1).toFixed(3).padStart(9)}`)
-  }
-  await Promise.all(loadgens.map(l => l.close()))
+  const paired = await pairedRounds({
+    servers: servers.map(server => ({ name: server.name, pid: server.pid, url: server.base + flags.path, headers })),
+    loadgenScript: join(import.meta.dirname, 'lib', 'loadgen.mjs'),
+    cpu: pin.loadgen,
+    cwd: root,
+    connections: opts.connections,
+    warmupS: opts.warmupS,
+    durationS: opts.durationS,
+    rounds: opts.rounds,
+    onRound: ({ round, perCpu, ratio }) => log(`${String(round).padStart(5)}   ${Math.round(perCpu[0]).toString().padStart(14)}   ${Math.round(perCpu[1]).toString().padStart(14)}   ${ratio.toFixed(3).padStart(9)}`)
+  })
   for (const server of servers) await server.stop()
-  log(`\nGET ${flags.path}: working tree / ${flags.base} = ${median(ratios).toFixed(3)} (median of ${opts.rounds} rounds; ${Math.min(...ratios).toFixed(3)} to ${Math.max(...ratios).toFixed(3)}); > 1 is faster`)
+  log(`\nGET ${flags.path}: working tree / ${flags.base} = ${paired.median.toFixed(3)} (median of ${opts.rounds} rounds; ${paired.min.toFixed(3)} to ${paired.max.toFixed(3)}); > 1 is faster`)
 }
 
 /** Signs in as the demo user toby; his cookie plus the cookies his first page sets. */

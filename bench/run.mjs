@@ -20,15 +20,17 @@ import { createSigner } from 'fast-jwt'
 import { serverNodeFlags } from '../scripts/lib/system.mjs'
 import { summariseCpuProfile } from './lib/cpuprofile.mjs'
 import { cpuBusyPct, cpuSeconds, cpuTimes, detectPinning, killAll, pinSelf, readRss, request, startLoadGenerator, startServer, tail } from './lib/proc.mjs'
+import { pairedRounds } from './lib/paired.mjs'
 import { measureHomeTransfer } from './lib/transfer.mjs'
 
 const root = join(import.meta.dirname, '..')
 const benchDir = import.meta.dirname
-const SECTIONS = ['throughput', 'storm', 'rss', 'transfer', 'cold-start']
+const SECTIONS = ['throughput', 'pairs', 'storm', 'rss', 'transfer', 'cold-start']
 
 const HELP = `npm run bench [-- options]
 
-  (no option)            everything: throughput table and ratios, login storm, RSS, transfer, cold start
+  (no option)            everything: throughput table and ratios, the two page ratios in pairs,
+                         login storm, RSS, transfer, cold start
   --all                  the same (kept for clarity)
   --only=a,b             only these sections: ${SECTIONS.join(', ')}, profile
   --profile              also run under node --cpu-prof the app and the floor on GET /profile, the
@@ -43,6 +45,7 @@ const HELP = `npm run bench [-- options]
   --storm-connections=N  concurrent sign-in loops in the login storm (default 20)
   --rss-requests=N       requests for the RSS figure, split in --rss-rounds (default 200000, 3 rounds)
   --cold-starts=N        cold starts timed, median reported (default 3)
+  --pair-rounds=N        rounds of 6 s for each pair (default 5)
   --skip-build           use the existing dist/ (after a build you trust)
   --no-pin               do not pin server and load generator to CPUs
   --quiet-wait=S         before each measurement, wait up to S seconds for other work on the server's
@@ -68,6 +71,7 @@ const { values: flags } = parseArgs({
     'rss-requests': { type: 'string' },
     'rss-rounds': { type: 'string' },
     'cold-starts': { type: 'string' },
+    'pair-rounds': { type: 'string' },
     'skip-build': { type: 'boolean' },
     'no-pin': { type: 'boolean' },
     'quiet-wait': { type: 'string' },
@@ -99,6 +103,8 @@ const opts = {
   rssRequests: num('rss-requests', undefined, 200_000, 30_000),
   rssRounds: Math.max(1, num('rss-rounds', undefined, 3, 3)),
   coldStarts: Math.max(1, num('cold-starts', undefined, 3, 1)),
+  pairRounds: Math.max(1, num('pair-rounds', undefined, 5, 2)),
+  pairDurationS: quick ? 3 : 6,
   quietWaitS: num('quiet-wait', undefined, 30, 10),
   appNodeFlags: (flags['app-node-flags'] ?? '').split(/\s+/).filter(Boolean)
 }
@@ -236,6 +242,7 @@ async function main () {
   app = null
 
   if (sections.has('throughput')) await throughput(toby, cookies)
+  if (sections.has('pairs')) await pairs(toby, cookies)
   if (sections.has('storm')) await storm(toby)
   if (sections.has('rss') || sections.has('transfer')) await rssAndTransfer(toby)
   if (sections.has('cold-start')) await coldStart()
@@ -386,29 +393,36 @@ function appTargets (toby) {
   ]
 }
 
+/** The floor server on the bench's database, checked to refuse every bad cookie first. */
+async function startFloor (toby, cookies, name = 'floor') {
+  const floor = await startServer({
+    name,
+    script: join(benchDir, 'floor-server.mjs'),
+    env: { PATH: env.PATH, FLOOR_DB_FILE: dbFile, JWT_SECRET: secret, COOKIE_NAME: toby.name },
+    cwd: root,
+    logDir: tmp,
+    cpu: pin.server,
+    readyPath: '/health'
+  })
+  await checkProtected(floor, name, toby.cookie, cookies)
+  return floor
+}
+
+function startHello (name = 'hello') {
+  return startServer({ name, script: join(benchDir, 'hello-server.mjs'), env: { PATH: env.PATH }, cwd: root, logDir: tmp, cpu: pin.server, readyPath: '/' })
+}
+
 async function throughput (toby, cookies) {
   const groups = [
     { server: 'app', start: () => startApp('app'), targets: appTargets(toby) },
     {
       server: 'floor',
-      start: async () => {
-        const floor = await startServer({
-          name: 'floor',
-          script: join(benchDir, 'floor-server.mjs'),
-          env: { PATH: env.PATH, FLOOR_DB_FILE: dbFile, JWT_SECRET: secret, COOKIE_NAME: toby.name },
-          cwd: root,
-          logDir: tmp,
-          cpu: pin.server,
-          readyPath: '/health'
-        })
-        await checkProtected(floor, 'floor', toby.cookie, cookies)
-        return floor
-      },
+      start: () => startFloor(toby, cookies),
       targets: [{ key: 'floor GET /profile', title: 'floor: GET /profile (fast-jwt + 1 SQL statement + template literal)', path: '/profile', headers: { cookie: toby.cookie } }]
     },
     {
       server: 'hello',
-      start: () => startServer({ name: 'hello', script: join(benchDir, 'hello-server.mjs'), env: { PATH: env.PATH }, cwd: root, logDir: tmp, cpu: pin.server, readyPath: '/' }),
+      start: () => startHello(),
       targets: [
         { key: 'hello GET /', title: 'hello: bare Fastify hello world (JSON)', path: '/' },
         { key: 'hello template', title: 'hello: bare Fastify + template literal home page', path: '/home' }
@@ -470,6 +484,61 @@ async function throughput (toby, cookies) {
   verdict('protected page req/s, app/floor', ratios.protectedReqPerSec, ratios.protectedReqPerSec >= 0.8, '>= 0.8')
   verdict('protected page p99, app/floor', ratios.protectedP99, ratios.protectedP99 <= 1.5, '<= 1.5')
   verdict('home page req/s, app/hello-template', ratios.homeVsHelloTemplate, ratios.homeVsHelloTemplate >= 0.8, '>= 0.8')
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Pairs: the two page ratios measured with both servers at once (docs/decisions/0026).        */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * The throughput table loads one server at a time from one autocannon; on a fast machine the
+ * light pages (the home page, hello-template) reach what one load-generator CPU can send, and
+ * their ratio is then the generator's, not the servers'. Here the app and its reference run at
+ * the same time on the server's CPU, each loaded by its own autocannon, and each round compares
+ * their requests per CPU-second.
+ */
+async function pairs (toby, cookies) {
+  if (!pin.enabled) {
+    step(`pairs: skipped (they need two CPUs to pin to: ${pin.reason})`)
+    return
+  }
+  const cookie = { cookie: toby.cookie }
+  const runs = [
+    { key: 'home', title: 'home page: app GET / and hello-template GET /home', start: () => startHello('hello-paired'), referencePath: '/home', appPath: '/', headers: {} },
+    { key: 'protected', title: 'protected page: app and floor GET /profile with the cookie', start: () => startFloor(toby, cookies, 'floor-paired'), referencePath: '/profile', appPath: '/profile', headers: cookie }
+  ]
+  results.pairs = {}
+  for (const run of runs) {
+    log(`\nIn pairs, ${run.title}: ${opts.pairRounds} rounds of ${opts.pairDurationS} s after ${opts.warmupS} s warm-up, ${Math.ceil(opts.connections / 2)} connections each`)
+    const reference = await run.start()
+    const app = await startApp('app-paired')
+    try {
+      await waitForQuiet(`pairs ${run.key}`)
+      log('round   reference req/CPU-s   app req/CPU-s   app/reference')
+      const paired = await pairedRounds({
+        servers: [
+          { name: reference.name, pid: reference.pid, url: reference.base + run.referencePath, headers: run.headers },
+          { name: app.name, pid: app.pid, url: app.base + run.appPath, headers: run.headers }
+        ],
+        loadgenScript: join(benchDir, 'lib', 'loadgen.mjs'),
+        cpu: pin.loadgen,
+        cwd: root,
+        connections: Math.ceil(opts.connections / 2),
+        warmupS: opts.warmupS,
+        durationS: opts.pairDurationS,
+        rounds: opts.pairRounds,
+        onRound: ({ round, perCpu, ratio }) => log(`${String(round).padStart(5)}   ${fmt(perCpu[0], 0).padStart(19)}   ${fmt(perCpu[1], 0).padStart(13)}   ${ratio.toFixed(3).padStart(13)}`)
+      })
+      results.pairs[run.key] = { title: run.title, median: r2(paired.median), min: r2(paired.min), max: r2(paired.max), rounds: paired.rounds }
+      step(`${run.key}: app/reference ${fmt(paired.median)} (median; ${fmt(paired.min)} to ${fmt(paired.max)})`)
+    } finally {
+      await app.stop()
+      await reference.stop()
+    }
+  }
+  const { home, protected: prot } = results.pairs
+  verdict('protected page in pairs, app/floor req per CPU-second', prot.median, prot.median >= 0.8, '>= 0.8')
+  verdict('home page in pairs, app/hello-template req per CPU-second', home.median, home.median >= 0.8, '>= 0.8')
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -675,6 +744,9 @@ function report () {
     log(`home app/hello-template: ${fmt(ratios.homeVsHelloTemplate)}`)
     log(`home app/hello: ${fmt(ratios.homeVsHello)}`)
     log(`per server CPU-second (less sensitive to other work on the machine): protected page app/floor ${fmt(ratios.protectedPerCpuSecond)}, home app/hello-template ${fmt(ratios.homeVsHelloTemplatePerCpuSecond)}`)
+  }
+  if (results.pairs !== undefined) {
+    for (const [key, p] of Object.entries(results.pairs)) log(`in pairs, ${key === 'home' ? 'home app/hello-template' : 'protected page app/floor'} (req per CPU-second, both at once): ${fmt(p.median)} (${fmt(p.min)} to ${fmt(p.max)})`)
   }
   if (results.storm !== undefined) {
     const s = results.storm

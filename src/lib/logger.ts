@@ -85,9 +85,10 @@ export class RequestLogger implements FastifyBaseLogger {
 
   /** Whether the child would write at this level (the route's level if it sets one, else the parent's, read now). */
   #enabled (level: Level): boolean {
-    const levels = (this.#parent as { levels?: { values: Record<string, number> } }).levels
-    if (levels === undefined) return true
-    return levels.values[level] >= levels.values[this.level]
+    const parent = this.#parent as { levels?: { values: Record<string, number> }, levelVal?: number }
+    if (parent.levels === undefined || parent.levelVal === undefined) return true
+    const threshold = this.#options.level === undefined ? parent.levelVal : parent.levels.values[this.#options.level]
+    return parent.levels.values[level]! >= threshold!
   }
 
   get level (): string { return this.#child?.level ?? this.#options.level ?? this.#parent.level }
