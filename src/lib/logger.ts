@@ -88,18 +88,22 @@ export class RequestLogger implements FastifyBaseLogger {
     const parent = this.#parent as { levels?: { values: Record<string, number> }, levelVal?: number }
     if (parent.levels === undefined || parent.levelVal === undefined) return true
     const threshold = this.#options.level === undefined ? parent.levelVal : parent.levels.values[this.#options.level]
-    return parent.levels.values[level]! >= threshold!
+    const value = parent.levels.values[level]
+    // 'silent' is the highest value there is: nothing is written.
+    return value !== undefined && threshold !== undefined && value >= threshold
   }
 
   get level (): string { return this.#child?.level ?? this.#options.level ?? this.#parent.level }
   set level (level: string) { this.#logger().level = level }
 
-  fatal (...args: unknown[]): void { this.#write('fatal', args) }
-  error (...args: unknown[]): void { this.#write('error', args) }
-  warn (...args: unknown[]): void { this.#write('warn', args) }
-  info (...args: unknown[]): void { this.#write('info', args) }
-  debug (...args: unknown[]): void { this.#write('debug', args) }
-  trace (...args: unknown[]): void { this.#write('trace', args) }
+  // A method taken off the logger (`const warn = request.log.warn`) has no logger to write to:
+  // it does nothing rather than throw, as pino's methods below the level do.
+  fatal (...args: unknown[]): void { if (this instanceof RequestLogger) this.#write('fatal', args) }
+  error (...args: unknown[]): void { if (this instanceof RequestLogger) this.#write('error', args) }
+  warn (...args: unknown[]): void { if (this instanceof RequestLogger) this.#write('warn', args) }
+  info (...args: unknown[]): void { if (this instanceof RequestLogger) this.#write('info', args) }
+  debug (...args: unknown[]): void { if (this instanceof RequestLogger) this.#write('debug', args) }
+  trace (...args: unknown[]): void { if (this instanceof RequestLogger) this.#write('trace', args) }
   silent (): void {}
 
   child (bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
 import Fastify, { type FastifyBaseLogger } from 'fastify'
 import { loadConfig } from '../../src/config.ts'
+import { serverOptions } from '../../src/app.ts'
 import { loggerOptions, requestLogger } from '../../src/lib/logger.ts'
 import { TEST_SECRET } from '../helper.ts'
 
@@ -31,6 +32,17 @@ async function server (t: TestContext, level: string) {
   app.get('/info', async (request) => { request.log.info('at info'); return { ok: true } })
   app.get('/debug-route', { logLevel: 'debug' }, async (request) => { request.log.debug('route debug'); return { ok: true } })
   app.get('/child', async (request) => { request.log.child({ job: 'export' }).warn('from a child'); return { ok: true } })
+  app.get('/severe', async (request) => { request.log.error('an error'); request.log.fatal('a fatal'); return { ok: true } })
+  app.get('/serialized', { logSerializers: { user: (user: { id: number }) => `user #${user.id}` } }, async (request) => {
+    request.log.warn({ user: { id: 7, name: 'x' } }, 'with a route serializer')
+    return { ok: true }
+  })
+  app.get('/unbound', async (request) => {
+    const { debug, warn } = request.log
+    debug('unbound below the level')
+    warn('unbound at the level')
+    return { ok: true }
+  })
   await app.ready()
   t.after(() => app.close())
   return { app, lines, children: () => children }
@@ -86,6 +98,53 @@ test('a child of a request logger keeps the request id and adds its bindings', a
   assert.equal(lines[0]?.msg, 'from a child')
   assert.equal(lines[0]?.job, 'export')
   assert.equal(typeof lines[0]?.reqId, 'string')
+})
+
+test('every level method writes at its own level', async (t) => {
+  const { app, lines } = await server(t, 'warn')
+  await app.inject({ url: '/severe' })
+  assert.deepEqual(lines.map(line => [line.level, line.msg]), [[50, 'an error'], [60, 'a fatal']])
+})
+
+test("a route's own serializers apply to its request logger", async (t) => {
+  const { app, lines } = await server(t, 'warn')
+  await app.inject({ url: '/serialized' })
+  assert.equal(lines.length, 1)
+  assert.equal(lines[0]?.user, 'user #7')
+})
+
+test('a level method taken off the logger does nothing instead of failing the request', async (t) => {
+  const { app, lines } = await server(t, 'warn')
+  const res = await app.inject({ url: '/unbound' })
+  assert.equal(res.statusCode, 200)
+  assert.deepEqual(lines, [])
+})
+
+test('one request logger follows a change of the parent level made after it was created', async (t) => {
+  const { app, lines } = await server(t, 'warn')
+  const logger = requestLogger(app.log, { reqId: 'r1' }, {})
+  logger.info('before')
+  app.log.level = 'info'
+  logger.info('after')
+  app.log.level = 'error'
+  logger.warn('raised again')
+  assert.deepEqual(lines.map(line => [line.reqId, line.msg]), [['r1', 'after']])
+})
+
+test('setting the level of a request logger applies to its next calls', async (t) => {
+  const { app, lines } = await server(t, 'warn')
+  const logger = requestLogger(app.log, { reqId: 'r2' }, {})
+  logger.level = 'debug'
+  assert.equal(logger.level, 'debug')
+  logger.debug('now written')
+  logger.trace('still below')
+  assert.deepEqual(lines.map(line => line.msg), ['now written'])
+  assert.equal(app.log.level, 'warn')
+})
+
+test("the app's server options make every request's logger this way", () => {
+  const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: TEST_SECRET }, { dotenv: false })
+  assert.equal(serverOptions(config).childLoggerFactory, requestLogger)
 })
 
 test('the level property follows the route and the parent', async (t) => {
