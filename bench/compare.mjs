@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
+import { parseFlags, usageError } from './lib/args.mjs'
 import { serverNodeFlags } from '../scripts/lib/system.mjs'
 import { detectPinning, killAll, pinSelf, request, startServer } from './lib/proc.mjs'
 import { pairedRounds } from './lib/paired.mjs'
@@ -34,31 +34,29 @@ const HELP = `npm run bench:compare [-- options]
   --keep              keep the temporary folder (the revision's checkout, database, logs)
 `
 
-const { values: flags } = parseArgs({
-  options: {
-    help: { type: 'boolean' },
-    base: { type: 'string', default: 'HEAD' },
-    path: { type: 'string', default: '/' },
-    'signed-in': { type: 'boolean' },
-    rounds: { type: 'string', default: '6' },
-    duration: { type: 'string', default: '6' },
-    warmup: { type: 'string', default: '4' },
-    connections: { type: 'string', default: '25' },
-    'skip-build': { type: 'boolean' },
-    keep: { type: 'boolean' }
-  }
-})
+const flags = parseFlags({
+  help: { type: 'boolean' },
+  base: { type: 'string', default: 'HEAD' },
+  path: { type: 'string', default: '/' },
+  'signed-in': { type: 'boolean' },
+  rounds: { type: 'string', default: '6' },
+  duration: { type: 'string', default: '6' },
+  warmup: { type: 'string', default: '4' },
+  connections: { type: 'string', default: '25' },
+  'skip-build': { type: 'boolean' },
+  keep: { type: 'boolean' }
+}, 'npm run bench:compare')
 if (flags.help) {
   process.stdout.write(HELP)
   process.exit(0)
 }
 function count (name) {
   const value = Number(flags[name])
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name}: a whole number above 0, not ${flags[name]}`)
+  if (!Number.isInteger(value) || value < 1) usageError(`--${name}: a whole number above 0, not ${flags[name]}`, 'npm run bench:compare')
   return value
 }
 const opts = { rounds: count('rounds'), durationS: count('duration'), warmupS: count('warmup'), connections: count('connections') }
-if (!flags.path.startsWith('/')) throw new Error(`--path: a path starting with /, not ${flags.path}`)
+if (!flags.path.startsWith('/')) usageError(`--path: a path starting with /, not ${flags.path}`, 'npm run bench:compare')
 
 const log = (...args) => console.log(...args)
 const step = text => log(`· ${text}`)

@@ -54,10 +54,11 @@ type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
 /**
  * A request's logger (`request.log`, `reply.log`): the pino child with the request id, made on
  * first use. Fastify makes one child per request; with the redaction above, pino passes the
- * request id through the redaction of every binding, which was 6 % of a light page's CPU
- * (docs/decisions/0029). Most requests log nothing at the production level, so they never make
- * it: a call below the level returns at once, a call at or above it makes the child and writes
- * exactly what the child would have.
+ * request id through the redaction of every binding, about 4 % of a light page's requests per
+ * CPU-second (docs/decisions/0029). At `warn` or above most requests log nothing, so they never
+ * make it (at the default `info`, Fastify's request lines make it for every request): a call
+ * below the level returns at once, a call at or above it makes the child and writes exactly what
+ * the child would have.
  */
 export class RequestLogger implements FastifyBaseLogger {
   readonly #parent: FastifyBaseLogger
