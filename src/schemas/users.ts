@@ -23,9 +23,10 @@ export const NAME_CONTROL_CHARS = `(?:(?![\\u200C\\u200D\\uFE0F])${INVISIBLE_CHA
 
 // Inputs as received. Schemas bound type and size only; the content rules (non-empty, pattern,
 // length) live in the users repository, so forms can show them on the field that broke them.
-export const UidInput = Type.String({ maxLength: UID_MAX * 2 })
-export const PasswordInput = Type.String({ maxLength: PASSWORD_MAX })
-export const NameInput = Type.String({ maxLength: NAME_MAX * 2 })
+// The descriptions say the rules (the API reference shows them); maxLength is only the size bound.
+export const UidInput = Type.String({ maxLength: UID_MAX * 2, description: `User id: 2 to ${UID_MAX} letters, digits, '.', '-' or '_', starting with a letter or digit; case-insensitive.` })
+export const PasswordInput = Type.String({ maxLength: PASSWORD_MAX, description: `Password: ${PASSWORD_MIN} to ${PASSWORD_MAX} characters.` })
+export const NameInput = Type.String({ maxLength: NAME_MAX * 2, description: `Name: 1 to ${NAME_MAX} characters, no control or invisible characters.` })
 /** `YYYY-MM-DD`; the empty string means "no date" in forms. */
 export const DobInput = Type.String({ maxLength: 10, pattern: '^(\\d{4}-\\d{2}-\\d{2})?$' })
 /** Extra attributes: at most 32 keys of at most 64 characters (`propertyNames`: a record's key schema becomes a pattern and loses its maxLength). */

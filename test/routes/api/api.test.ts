@@ -241,6 +241,19 @@ test('the OpenAPI document names the session cookie as this deployment sets it (
   assert.equal(app.config.cookie.name, '__Host-token')
 })
 
+test('the OpenAPI document states the user id, name and password rules, not only the size bound', async (t) => {
+  const app = await build(t)
+  const doc = (await app.inject({ url: '/api/openapi.json' })).json()
+  const signUp = doc.paths['/api/users'].post.requestBody.content['application/json'].schema
+  const props = signUp.properties ?? doc.components.schemas[signUp.$ref?.split('/').at(-1)]?.properties
+  assert.match(props.uid.description, /2 to 40 letters, digits/)
+  assert.match(props.name.description, /1 to 100 characters/)
+  assert.match(props.password.description, /8 to 256 characters/)
+  // A 41-character id is within the schema's size bound and refused by the rule it states.
+  const res = await app.inject({ method: 'POST', url: '/api/users', headers: json(), payload: { uid: 'a'.repeat(41), name: 'Long Id', password: 'long-enough-1' } })
+  assert.equal(res.statusCode, 400)
+})
+
 test('a hashmap nested deeper than allowed is a 400, even thousands of levels deep', async (t) => {
   const app = await build(t)
   const before = await snapshot(app)
