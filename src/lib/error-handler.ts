@@ -5,7 +5,7 @@ import { Prisma } from '../generated/prisma/client.ts'
 import { PageCsrfToken } from '../plugins/app/csrf.ts'
 import { BadUrlError, isExposable, UrlTooLongError } from './errors.ts'
 import { returnTo } from './next-path.ts'
-import { redactParams, redactUrl } from './logger.ts'
+import { redactParams, redactUrl } from './url-secrets.ts'
 
 const GENERIC_5XX = 'Something went wrong on our side. Please try again in a moment.'
 const PAGE_TEMPLATES = new Set([403, 404, 429])

@@ -1,3 +1,5 @@
+import { hasJwtShape } from './url-secrets.ts'
+
 const BASE = 'http://same-origin.invalid'
 
 // Query keys that carry credentials. They are never copied into a sign-in redirect: tokens
@@ -6,12 +8,13 @@ const CREDENTIAL_KEYS = /^(token|access_token|id_token|refresh_token|jwt|session
 
 /**
  * The `next` to send a signed-out visitor to /login with: the page they asked for, minus any
- * credential-looking query parameters. Encoded for a query string.
+ * credential-looking query parameters (by name, or a JWT as the value under any name). Encoded
+ * for a query string.
  */
 export function returnTo (url: string): string {
   const parsed = new URL(url, BASE)
-  for (const key of [...parsed.searchParams.keys()]) {
-    if (CREDENTIAL_KEYS.test(key)) parsed.searchParams.delete(key)
+  for (const [key, value] of [...parsed.searchParams]) {
+    if (CREDENTIAL_KEYS.test(key) || hasJwtShape(value)) parsed.searchParams.delete(key)
   }
   return encodeURIComponent(parsed.pathname + parsed.search)
 }

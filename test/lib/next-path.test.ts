@@ -22,3 +22,10 @@ test('the page to return to keeps its query but never credentials', () => {
   assert.equal(decodeURIComponent(returnTo('/users?access_token=x&page=2&JWT=y')), '/users?page=2')
   assert.doesNotMatch(returnTo('/a?b=c'), /[/?=&]/)
 })
+
+test('the page to return to drops a JWT under any name, escaped or not', () => {
+  const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLXBhcnQtb2YtdGhlLXRva2Vu'
+  assert.equal(decodeURIComponent(returnTo(`/profile?x=${jwt}&page=2`)), '/profile?page=2')
+  assert.equal(decodeURIComponent(returnTo(`/profile?x=%65${jwt.slice(1)}`)), '/profile')
+  assert.equal(decodeURIComponent(returnTo('/profile?x=eyJ.only-two')), '/profile?x=eyJ.only-two')
+})

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { connect, type AddressInfo } from 'node:net'
 import { test, type TestContext } from 'node:test'
 import Fastify, { type FastifyBaseLogger } from 'fastify'
 import { loadConfig } from '../../src/config.ts'
@@ -154,4 +156,21 @@ test('the level property follows the route and the parent', async (t) => {
   app.log.level = 'error'
   assert.equal(logger.level, 'error')
   assert.equal(requestLogger(app.log, { reqId: 'r' }, { level: 'debug' }).level, 'debug')
+})
+
+test('a request Node cannot parse is logged without its raw bytes (cookies, Authorization) at trace', async (t) => {
+  const { app, lines } = await server(t, 'trace')
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as AddressInfo
+  const socket = connect(port, '127.0.0.1')
+  socket.end('GET / HTTP/1.1\r\nHost: x\r\nCookie: token=SECRETCOOKIE\r\nAuthorization: Bearer SECRETAUTH\r\nBad Header\r\n\r\n')
+  socket.resume()
+  await once(socket, 'close')
+  const clientError = lines.find(line => line.msg === 'client error') as { err?: { rawPacket?: unknown } } | undefined
+  assert.ok(clientError !== undefined, JSON.stringify(lines.map(line => line.msg)))
+  assert.equal(clientError.err?.rawPacket, '[redacted]')
+  const text = JSON.stringify(lines)
+  for (const secret of ['SECRETCOOKIE', 'SECRETAUTH']) {
+    assert.ok(!text.includes(secret) && !text.includes(JSON.stringify([...Buffer.from(secret)]).slice(1, -1)), secret)
+  }
 })
